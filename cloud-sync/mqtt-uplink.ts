@@ -1,0 +1,198 @@
+// The MQTT uplink of the JSON flavour: drains the journal to one broker with QoS 1 and tells the
+// journal what the broker acknowledged (PUBACK), so nothing leaves the journal unconfirmed.
+// Reconnects itself with exponential backoff and jitter; mqtt.js's own fixed-interval reconnect
+// is switched off.
+import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import type { Journal, JournalRecord } from '../gateway/journal/journal.ts';
+import { Backoff, CodedError, type Clock, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
+import { offlinePayload, onlinePayload, telemetryPayload, topicPrefix, topics } from './json-format.ts';
+
+const STABLE_LINK_MS = 10_000;
+
+export interface MqttUplinkOptions {
+  upstream: UpstreamConfig;
+  site: SiteConfig;
+  journal: Journal;
+  clock: Clock;
+  logger: Logger;
+  version: string;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+export interface UplinkStats {
+  connected: boolean;
+  /** 5 = MQTT 5, 4 = MQTT 3.1.1 (after a fallback). */
+  protocol: 4 | 5;
+  connects: number;
+  published: number;
+  acked: number;
+  refused: number;
+  inflight: number;
+  backlog: number;
+  lastError: string | undefined;
+}
+
+export class MqttJsonUplink {
+  readonly id: string;
+  readonly #o: MqttUplinkOptions;
+  readonly #log: Logger;
+  readonly #topics: ReturnType<typeof topics>;
+  readonly #backoff: Backoff;
+  #client: MqttClient | undefined;
+  /** Starts as configured; drops to 3.1.1 once if the broker refuses MQTT 5. */
+  #protocol: 4 | 5;
+  #wake: () => void = () => {};
+  readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, inflight: 0, lastError: undefined as string | undefined };
+
+  constructor(opts: MqttUplinkOptions) {
+    this.#o = opts;
+    this.id = opts.upstream.id;
+    this.#log = opts.logger.child({ upstream: opts.upstream.id });
+    this.#topics = topics(topicPrefix(opts.upstream, opts.site));
+    this.#backoff = new Backoff(opts.backoff ?? { initialMs: 1000, maxMs: 60_000 });
+    this.#protocol = opts.upstream.protocol_version;
+    opts.journal.openCursor(this.id);
+  }
+
+  stats(): UplinkStats { return { ...this.#s, protocol: this.#protocol, backlog: this.#o.journal.backlog(this.id) }; }
+
+  /** Connects, drains, reconnects, until the signal aborts; then says goodbye on the status topic. */
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      let retryNow = false;
+      const client = await this.#connect(signal).catch((e: unknown) => {
+        if (this.#protocol === 5 && refusesProtocol(e)) {
+          // Brokers such as aedes and older Mosquitto answer MQTT 5 with "unacceptable protocol
+          // version" (3.1.1 return code 1, MQTT 5 reason 0x84): speak 3.1.1 to them instead.
+          this.#protocol = 4;
+          this.#log.warn({ url: this.#o.upstream.url }, 'broker does not accept MQTT 5; falling back to MQTT 3.1.1');
+          retryNow = true;
+          return undefined;
+        }
+        failures++;
+        const err = new CodedError('CE_ERR_UPSTREAM_CONNECT', `${this.#o.upstream.url}: ${(e as Error).message}`);
+        this.#s.lastError = err.message;
+        // The first failure and then one in ten: a broker down for a day must not fill the disk with logs.
+        if (failures === 1 || failures % 10 === 0) this.#log.warn({ code: err.code, failures, backlog: this.#o.journal.backlog(this.id) }, err.message);
+        return undefined;
+      });
+      if (client) {
+        failures = 0;
+        const since = this.#o.clock.now();
+        await this.#pump(client.client, client.connack, signal);
+        if (signal.aborted) { await this.#goodbye(client.client); break; }
+        client.client.end(true);
+        // A link that held for a while is a fresh start; one the broker drops at once (a client
+        // id taken over, an ACL) keeps backing off instead of reconnecting in a tight loop.
+        if (this.#o.clock.now() - since >= STABLE_LINK_MS) { this.#backoff.reset(); retryNow = true; }
+      }
+      if (signal.aborted) break;
+      if (!retryNow) await this.#o.clock.sleep(this.#backoff.next(), signal).catch(() => {});
+    }
+  }
+
+  #connect(signal: AbortSignal): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+    const u = this.#o.upstream;
+    const opts: IClientOptions = {
+      protocolVersion: this.#protocol,
+      clientId: u.client_id ?? `cityedge-${this.#o.site.id}-${u.id}`,
+      keepalive: u.keepalive_s,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 15_000,
+      will: { topic: this.#topics.status, payload: Buffer.from(offlinePayload()), qos: 1, retain: true },
+      ...(u.username !== undefined ? { username: u.username } : {}),
+      ...(u.password !== undefined ? { password: u.password } : {}),
+    };
+    return new Promise((resolve, reject) => {
+      const client = mqtt.connect(u.url, opts);
+      const fail = (e: Error) => { cleanup(); client.end(true); reject(e); };
+      const onClose = () => fail(new Error('connection closed before CONNACK'));
+      const onAbort = () => fail(new Error('aborted'));
+      const cleanup = () => {
+        client.off('connect', onConnect); client.off('error', fail); client.off('close', onClose);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const onConnect = (connack: IConnackPacket) => { cleanup(); resolve({ client, connack }); };
+      client.on('connect', onConnect);
+      client.on('error', fail);
+      client.on('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Publishes status, then journal records within the in-flight window, until the link drops. */
+  async #pump(client: MqttClient, connack: IConnackPacket, signal: AbortSignal): Promise<void> {
+    const { journal, clock } = this.#o;
+    this.#client = client;
+    this.#s.connected = true;
+    this.#s.connects++;
+    const connectedAt = clock.now();
+    // MQTT 5 §3.2.2.3.3: the broker's Receive Maximum bounds our unacknowledged QoS 1 publishes.
+    const window = Math.max(1, Math.min(this.#o.upstream.inflight, connack.properties?.receiveMaximum ?? Infinity));
+    this.#log.info({ url: this.#o.upstream.url, window, backlog: journal.backlog(this.id) }, 'upstream connected');
+
+    let open = true;
+    const inflight = new Set<number>();
+    const wake = () => this.#wake();
+    const onClose = () => { open = false; wake(); };
+    client.on('close', onClose);
+    client.on('error', (e) => { this.#s.lastError = e.message; this.#log.warn({ code: 'CE_ERR_UPSTREAM_CONNECT' }, e.message); });
+    signal.addEventListener('abort', wake, { once: true });
+    const unsubscribe = journal.onAppend(wake);
+
+    client.publish(this.#topics.status, onlinePayload(this.#o.version, clock.now()), { qos: 1, retain: true });
+    try {
+      while (open && !signal.aborted) {
+        const room = window - inflight.size;
+        const batch = room > 0 ? journal.read(this.id, room, inflight) : [];
+        for (const rec of batch) this.#publish(client, rec, rec.ts < connectedAt, inflight, () => open);
+        this.#s.inflight = inflight.size;
+        if (batch.length === 0) await new Promise<void>((r) => { this.#wake = r; });
+      }
+    } finally {
+      unsubscribe();
+      signal.removeEventListener('abort', wake);
+      client.off('close', onClose);
+      this.#s.connected = false;
+      this.#s.inflight = 0;
+      this.#client = undefined;
+      if (!signal.aborted) this.#log.warn({ backlog: journal.backlog(this.id) }, 'upstream connection lost; keeping data in the journal');
+    }
+  }
+
+  #publish(client: MqttClient, rec: JournalRecord, historical: boolean, inflight: Set<number>, stillOpen: () => boolean): void {
+    inflight.add(rec.id);
+    const payload = JSON.stringify(telemetryPayload(this.#o.site.id, rec, historical));
+    this.#s.published++;
+    client.publish(this.#topics.telemetry(rec.device), payload, { qos: 1 }, (err) => {
+      if (!stillOpen()) return; // the next connection sends it again from the journal
+      if (err) {
+        // Refused by the broker (e.g. an ACL): keep it in flight so this connection does not
+        // retry it in a tight loop; the next connection will.
+        this.#s.refused++;
+        this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec.device, seq: rec.seq }, err.message);
+        return;
+      }
+      inflight.delete(rec.id);
+      this.#o.journal.ack(this.id, [rec.id]);
+      this.#s.acked++;
+      this.#wake();
+    });
+  }
+
+  /** On a clean shutdown the retained status says offline at once, rather than after the keepalive. */
+  async #goodbye(client: MqttClient): Promise<void> {
+    await Promise.race([
+      client.publishAsync(this.#topics.status, offlinePayload(this.#o.clock.now()), { qos: 1, retain: true }).catch(() => {}),
+      new Promise((r) => setTimeout(r, 2000).unref()),
+    ]);
+    await client.endAsync().catch(() => {});
+  }
+}
+
+function refusesProtocol(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === 1 || code === 0x84 || /unacceptable protocol version|unsupported protocol version/i.test((e as Error).message ?? '');
+}

@@ -1,0 +1,146 @@
+// Loads one box's YAML configuration: parse, validate the whole file against the schema, check
+// what a schema cannot (addresses, duplicates, references), then freeze it. Every problem is
+// reported with file, line, column and key, all at once, so a technician fixes the file in one go.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
+import { compileValidator, schemaIssues } from './validate.ts';
+import { semanticIssues } from './semantic.ts';
+import type { Config } from './schema.ts';
+
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  column: number;
+  /** Path of the key, e.g. `devices[0].tags[3].address`. */
+  key: string;
+  message: string;
+  hint?: string;
+}
+
+/** A refused configuration. `code` follows the CE_ERR_ registry of the gateway model. */
+export class ConfigError extends Error {
+  readonly code: 'CE_ERR_CONFIG_READ' | 'CE_ERR_CONFIG_YAML' | 'CE_ERR_CONFIG_INVALID';
+  readonly issues: ConfigIssue[];
+  constructor(code: ConfigError['code'], issues: ConfigIssue[]) {
+    super(formatIssues(issues));
+    this.name = 'ConfigError';
+    this.code = code;
+    this.issues = issues;
+  }
+}
+
+export function formatIssues(issues: readonly ConfigIssue[]): string {
+  return issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.key ? `${i.key}: ` : ''}${i.message}` +
+    (i.hint ? `\n    hint: ${i.hint}` : '')).join('\n');
+}
+
+/** Path segments of a key, as Ajv and the semantic checks report them. */
+export type KeyPath = (string | number)[];
+/** A problem found before positions are known. */
+export interface RawIssue { path: KeyPath; message: string; hint?: string; onKey?: boolean }
+
+export function loadConfig(file: string): Config {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new ConfigError('CE_ERR_CONFIG_READ', [{ file, line: 0, column: 0, key: '', message: `cannot read the configuration: ${why}` }]);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError('CE_ERR_CONFIG_YAML', doc.errors.map((e) => {
+      const pos = lines.linePos(e.pos[0]);
+      return { file, line: pos.line, column: pos.col, key: keyText(pathAt(doc.contents, e.pos[0])), message: e.message.split('\n')[0] ?? e.message,
+        hint: e.code === 'DUPLICATE_KEY' ? 'each key may appear once in a mapping' : 'YAML: check indentation, colons and quotes' };
+    }));
+  }
+  const data: unknown = doc.toJS() ?? {};
+  const validate = compileValidator();
+  const raw = validate(data) ? semanticIssues(data as Config) : schemaIssues(validate.errors ?? []);
+  if (raw.length > 0) {
+    const issues = raw.map((r) => locate(r, doc, lines, file));
+    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new ConfigError('CE_ERR_CONFIG_INVALID', issues);
+  }
+  const config = data as Config & { source: string };
+  config.source = resolve(file);
+  config.buffer = { ...config.buffer, path: config.buffer?.path ?? './data' };
+  // A relative buffer path is relative to the config file, so the box behaves the same whatever
+  // directory the service manager starts it in.
+  config.buffer.path = resolve(dirname(config.source), config.buffer.path);
+  return deepFreeze(config);
+}
+
+export function keyText(path: KeyPath): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function locate(issue: RawIssue, doc: Document, lines: LineCounter, file: string): ConfigIssue {
+  const { node, depth, keyNode } = findNode(doc, issue.path);
+  const target = issue.onKey && keyNode && depth === issue.path.length ? keyNode : node;
+  const offset = target?.range?.[0] ?? 0;
+  const pos = lines.linePos(offset);
+  return { file, line: pos.line, column: pos.col, key: keyText(issue.path), message: issue.message, ...(issue.hint ? { hint: issue.hint } : {}) };
+}
+
+/** The deepest node of the document on the path, and the key node of the last pair found. */
+function findNode(doc: Document, path: KeyPath): { node: Node | undefined; depth: number; keyNode: Node | undefined } {
+  let node: unknown = doc.contents;
+  let keyNode: Node | undefined;
+  let depth = 0;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key as Node;
+      node = pair.value ?? pair.key;
+    } else if (node && typeof node === 'object' && 'items' in node && Array.isArray(node.items) && typeof seg === 'number') {
+      const item: unknown = node.items[seg];
+      if (!item) break;
+      keyNode = undefined;
+      node = item;
+    } else {
+      break;
+    }
+    depth++;
+  }
+  return { node: node as Node | undefined, depth, keyNode };
+}
+
+/** The path of the deepest node whose source range holds the offset (for YAML syntax errors). */
+function pathAt(node: unknown, offset: number, path: KeyPath = []): KeyPath {
+  if (isMap(node)) {
+    for (const p of node.items) {
+      const k = p.key as Node | null;
+      const v = p.value as Node | null;
+      const start = k?.range?.[0] ?? v?.range?.[0];
+      const stop = v?.range?.[2] ?? k?.range?.[2];
+      if (start !== undefined && stop !== undefined && offset >= start && offset <= stop && isScalar(k)) {
+        return pathAt(v, offset, [...path, String(k.value)]);
+      }
+    }
+  } else if (node && typeof node === 'object' && 'items' in node && Array.isArray(node.items)) {
+    const items = node.items as (Node | null)[];
+    for (let i = 0; i < items.length; i++) {
+      const r = items[i]?.range;
+      if (r && offset >= r[0] && offset <= r[2]) return pathAt(items[i], offset, [...path, i]);
+    }
+  }
+  return path;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

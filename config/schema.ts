@@ -1,0 +1,163 @@
+// The one schema of a box's configuration. From it come the TypeScript types (Static), the runtime
+// validation (Ajv, in loader.ts) and the JSON Schema that editors use (write-json-schema.ts).
+// Keys with a `default` are filled in by the loader, so the types below show them as present.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** A string enum as plain JSON Schema `enum`, so a wrong value gets one error listing the choices. */
+const Enum = <T extends string | number>(values: readonly T[], opts: Record<string, unknown> = {}) =>
+  Type.Unsafe<T>({ enum: [...values], ...opts });
+
+const Id = (description: string) =>
+  Type.String({ pattern: '^[a-z0-9_-]+$', minLength: 1, maxLength: 64, description });
+
+/** A duration: seconds as a number, or a string with a unit (`250ms`, `30s`, `5m`, `2h`, `7d`). */
+export const Duration = Type.Union([
+  Type.Number({ minimum: 0 }),
+  Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)$' }),
+], { description: 'seconds, or a string with a unit: 250ms, 30s, 5m, 2h, 7d' });
+
+/** A size in bytes: a number, or a string with a unit (`512MiB`, `1GiB`, `100MB`). */
+export const ByteSize = Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: '^\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$' }),
+], { description: 'bytes, or a string with a unit: 512MiB, 1GiB, 100MB' });
+
+export const ComponentCode = Type.String({
+  pattern: '^\\d{16}$',
+  description: '部件标识码: 6-digit district + 2-digit major class + 2-digit minor class + 6-digit serial',
+});
+
+export const SiteSchema = Type.Object({
+  id: Id('site id, used in every MQTT topic'),
+  name: Type.Optional(Type.String({ description: 'human name of the site' })),
+  district: Type.Optional(Type.String({ pattern: '^\\d{6}$', description: 'GB/T 2260 district code, 6 digits' })),
+  grid: Type.Optional(Type.String({ pattern: '^\\d{14,15}$', description: '万米单元网格 code, 14–15 digits' })),
+}, { additionalProperties: false });
+
+export const BufferSchema = Type.Object({
+  path: Type.String({ default: './data', description: 'folder for the journal and state files' }),
+  max_bytes: Type.Optional(ByteSize),
+  max_age: Type.Optional(Duration),
+}, { additionalProperties: false });
+
+export const UpstreamFormats = ['json'] as const;
+export const UpstreamSchema = Type.Object({
+  id: Id('upstream id'),
+  url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://', description: 'broker URL, e.g. mqtt://127.0.0.1:1883' }),
+  format: Enum(UpstreamFormats, { default: 'json', description: 'payload format' }),
+  topic_prefix: Type.Optional(Type.String({ minLength: 1, description: 'default cityedge/v1/{site}' })),
+  client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  username: Type.Optional(Type.String()),
+  password: Type.Optional(Type.String()),
+  protocol_version: Enum([4, 5] as const, { default: 5, description: '5 = MQTT 5, 4 = MQTT 3.1.1' }),
+  keepalive_s: Type.Integer({ minimum: 5, maximum: 65535, default: 30 }),
+  inflight: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'QoS 1 messages awaiting PUBACK at once (lowered to the broker Receive Maximum)' }),
+}, { additionalProperties: false });
+
+export const ModbusTables = ['hr', 'ir', 'co', 'di'] as const;
+export const TagTypes = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'int64', 'uint64', 'float64', 'string'] as const;
+export const WordOrders = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
+
+export const ModbusTagSchema = Type.Object({
+  name: Id('tag name, unique within its device'),
+  address: Type.String({
+    pattern: '^(hr|ir|co|di):\\d+(\\.\\d+)?$',
+    description: 'hr:N holding register, ir:N input register, co:N coil, di:N discrete input (0-based); hr:N.B is bit B of a register',
+  }),
+  type: Enum(TagTypes, { description: 'how the registers are decoded' }),
+  order: Type.Optional(Enum(WordOrders, { description: 'byte order of multi-register types; default ABCD' })),
+  length: Type.Optional(Type.Integer({ minimum: 1, maximum: 125, description: 'registers of a string tag (2 characters each)' })),
+  scale: Type.Optional(Type.Number({ description: 'value = raw × scale + offset' })),
+  offset: Type.Optional(Type.Number()),
+  unit: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+  deadband: Type.Optional(Type.Number({ minimum: 0, description: 'publish only when the value moves by more than this' })),
+  max_interval: Type.Optional(Duration),
+  writable: Type.Optional(Type.Boolean()),
+  min: Type.Optional(Type.Number()),
+  max: Type.Optional(Type.Number()),
+}, { additionalProperties: false });
+
+const deviceCommon = {
+  id: Id('device id, used in topics and tag paths'),
+  component: Type.Optional(ComponentCode),
+  grid: Type.Optional(Type.String({ pattern: '^\\d{14,15}$', description: 'unit grid of this device; default the site grid' })),
+  description: Type.Optional(Type.String()),
+  enabled: Type.Boolean({ default: true }),
+  poll_ms: Type.Integer({ minimum: 50, maximum: 86_400_000, default: 1000 }),
+  max_interval: Type.Optional(Duration),
+};
+
+export const ModbusTcpDeviceSchema = Type.Object({
+  ...deviceCommon,
+  driver: Type.Literal('modbus-tcp'),
+  host: Type.String({ minLength: 1 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535, default: 502 }),
+  unit: Type.Integer({ minimum: 0, maximum: 255, default: 1, description: 'Modbus unit id (slave id)' }),
+  timeout_ms: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+  max_gap: Type.Integer({ minimum: 0, maximum: 124, default: 0, description: 'unused registers a request may bridge to save a request' }),
+  max_registers: Type.Integer({ minimum: 1, maximum: 125, default: 125, description: 'registers per read request (some PLCs accept fewer)' }),
+  max_bits: Type.Integer({ minimum: 1, maximum: 2000, default: 2000, description: 'coils or inputs per read request' }),
+  tags: Type.Array(ModbusTagSchema, { minItems: 1 }),
+}, { additionalProperties: false });
+
+/** Every driver this build knows, with the schema of its device entry. */
+export const DeviceSchemas = {
+  'modbus-tcp': ModbusTcpDeviceSchema,
+} as const satisfies Record<string, TSchema>;
+export const DriverNames = Object.keys(DeviceSchemas) as (keyof typeof DeviceSchemas)[];
+
+const DeviceUnion = Type.Union(Object.values(DeviceSchemas));
+// The device entry dispatches on `driver` with if/then, so an error names the driver's own keys
+// instead of the noise an anyOf over every driver would give.
+export const DeviceSchema = Type.Unsafe<Static<typeof DeviceUnion>>({
+  type: 'object',
+  required: ['id', 'driver'],
+  properties: { driver: { enum: DriverNames, description: 'which driver reads this device' } },
+  allOf: DriverNames.map((d) => ({
+    if: { properties: { driver: { const: d } }, required: ['driver'] },
+    then: DeviceSchemas[d],
+  })),
+});
+
+export const Severities = ['critical', 'major', 'minor', 'warning', 'info'] as const;
+export const AlarmSchema = Type.Object({
+  id: Id('alarm rule id'),
+  tag: Type.String({ pattern: '^[a-z0-9_-]+\\.[a-z0-9_-]+$', description: 'device.tag' }),
+  above: Type.Optional(Type.Number()),
+  below: Type.Optional(Type.Number()),
+  equals: Type.Optional(Type.Union([Type.Number(), Type.Boolean(), Type.String()])),
+  deadband: Type.Optional(Type.Number({ minimum: 0 })),
+  delay_on_s: Type.Optional(Type.Number({ minimum: 0 })),
+  delay_off_s: Type.Optional(Type.Number({ minimum: 0 })),
+  severity: Enum(Severities, { default: 'major' }),
+  message: Type.Optional(Type.String()),
+  message_en: Type.Optional(Type.String()),
+  event_type: Type.Optional(Type.String({ pattern: '^\\d{4}$', description: 'city-management event type, 4 digits' })),
+}, { additionalProperties: false });
+
+export const ConfigSchema = Type.Object({
+  site: SiteSchema,
+  buffer: Type.Optional(BufferSchema),
+  upstreams: Type.Array(UpstreamSchema, { default: [] }),
+  devices: Type.Array(DeviceSchema, { minItems: 1 }),
+  alarms: Type.Array(AlarmSchema, { default: [] }),
+}, { additionalProperties: false, $id: 'https://cityedge.dev/schema/config.json', title: 'cityedge box configuration' });
+
+export type SiteConfig = Static<typeof SiteSchema>;
+export type UpstreamConfig = Static<typeof UpstreamSchema>;
+export type ModbusTagConfig = Static<typeof ModbusTagSchema>;
+export type ModbusTcpDeviceConfig = Static<typeof ModbusTcpDeviceSchema>;
+export type DeviceConfig = Static<typeof DeviceSchema>;
+export type AlarmConfig = Static<typeof AlarmSchema>;
+export type TagType = (typeof TagTypes)[number];
+export type WordOrder = (typeof WordOrders)[number];
+export type ModbusTable = (typeof ModbusTables)[number];
+export type Severity = (typeof Severities)[number];
+
+/** The validated, defaulted, frozen configuration the gateway runs with. */
+export type Config = Static<typeof ConfigSchema> & {
+  buffer: { path: string; max_bytes?: number | string; max_age?: number | string };
+  /** Absolute path of the file this came from. */
+  readonly source: string;
+};

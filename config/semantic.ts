@@ -1,0 +1,89 @@
+// What the schema cannot say: addresses that fit their type, unique names, references that
+// resolve, limits in order. Runs only on a file the schema accepted.
+import { parseModbusAddress, registerSpan, isBitTable } from './modbus-address.ts';
+import { durationMs, byteSize } from './units.ts';
+import type { Config, ModbusTagConfig } from './schema.ts';
+import type { KeyPath, RawIssue } from './loader.ts';
+
+export function semanticIssues(c: Config): RawIssue[] {
+  const out: RawIssue[] = [];
+  const add = (path: KeyPath, message: string, hint?: string) => out.push({ path, message, ...(hint ? { hint } : {}) });
+
+  checkUnits(c, add);
+  unique(c.upstreams.map((u) => u.id), (i, id) => add(['upstreams', i, 'id'], `upstream "${id}" is defined twice`, 'give each upstream its own id'));
+  unique(c.devices.map((d) => d.id), (i, id) => add(['devices', i, 'id'], `device "${id}" is defined twice`, 'give each device its own id'));
+
+  const tagsByDevice = new Map<string, Set<string>>();
+  c.devices.forEach((d, di) => {
+    const names = new Set<string>();
+    tagsByDevice.set(d.id, names);
+    unique(d.tags.map((t) => t.name), (ti, name) =>
+      add(['devices', di, 'tags', ti, 'name'], `tag "${name}" appears twice in device "${d.id}"`, 'tag names are unique within a device'));
+    d.tags.forEach((t, ti) => {
+      names.add(t.name);
+      for (const [key, message, hint] of tagIssues(t)) add(['devices', di, 'tags', ti, key], message, hint);
+    });
+  });
+
+  unique(c.alarms.map((a) => a.id), (i, id) => add(['alarms', i, 'id'], `alarm "${id}" is defined twice`, 'give each alarm rule its own id'));
+  c.alarms.forEach((a, i) => {
+    const [device, tag] = a.tag.split('.') as [string, string];
+    const tags = tagsByDevice.get(device);
+    if (!tags) add(['alarms', i, 'tag'], `no device "${device}"`, `devices: ${[...tagsByDevice.keys()].join(', ')}`);
+    else if (!tags.has(tag)) add(['alarms', i, 'tag'], `device "${device}" has no tag "${tag}"`, `its tags: ${[...tags].join(', ')}`);
+    const kinds = ['above', 'below', 'equals'].filter((k) => k in a);
+    if (kinds.length !== 1) {
+      add(['alarms', i], kinds.length === 0 ? 'an alarm rule needs one of above, below or equals' : `use one of ${kinds.join(' / ')} per rule`,
+        'write HH, H, L and LL as separate rules');
+    }
+  });
+  return out;
+}
+
+type TagIssue = [key: string, message: string, hint?: string];
+
+function tagIssues(t: ModbusTagConfig): TagIssue[] {
+  const out: TagIssue[] = [];
+  const a = parseModbusAddress(t.address);
+  if ('error' in a) return [['address', a.error, 'addresses are 0-based: hr:N, ir:N, co:N, di:N, hr:N.B']];
+  const span = registerSpan(t.type, t.length);
+  if (isBitTable(a.table) && t.type !== 'bool') {
+    out.push(['type', `a ${a.table === 'co' ? 'coil' : 'discrete input'} holds one bit, not a ${t.type}`, 'use type: bool, or an hr:/ir: address']);
+  }
+  if (a.bit !== undefined && t.type !== 'bool') out.push(['type', `a bit address (${t.address}) is read as bool, not ${t.type}`, 'use type: bool']);
+  if (t.type === 'string' && t.length === undefined) out.push(['length', 'a string tag needs length (registers, 2 characters each)']);
+  if (t.type !== 'string' && t.length !== undefined) out.push(['length', `length applies to string tags only, not ${t.type}`]);
+  if (t.order !== undefined && span < 2 && t.type !== 'string') {
+    out.push(['order', `order applies to 32- and 64-bit types, not ${t.type}`, 'drop order, or change the type']);
+  }
+  if (!isBitTable(a.table) && a.index + span - 1 > 65535) out.push(['address', `${t.type} at ${a.index} runs past register 65535`]);
+  if ((t.type === 'bool' || t.type === 'string') && (t.scale !== undefined || t.offset !== undefined || t.deadband !== undefined)) {
+    out.push([t.scale !== undefined ? 'scale' : t.offset !== undefined ? 'offset' : 'deadband', `scale, offset and deadband apply to numbers, not ${t.type}`]);
+  }
+  if (t.scale === 0) out.push(['scale', 'scale 0 would make every value 0']);
+  if (t.min !== undefined && t.max !== undefined && t.min > t.max) out.push(['min', `min ${t.min} is above max ${t.max}`]);
+  if ((t.min !== undefined || t.max !== undefined) && !t.writable) {
+    out.push([t.min !== undefined ? 'min' : 'max', 'min and max limit writes; this tag is not writable', 'add writable: true, or drop the limits']);
+  }
+  if (t.writable && a.table !== 'hr' && a.table !== 'co') out.push(['writable', `${a.table}: is read-only in Modbus`, 'only hr: and co: can be written']);
+  return out;
+}
+
+function checkUnits(c: Config, add: (p: KeyPath, m: string, h?: string) => void): void {
+  const tryParse = (path: KeyPath, fn: () => number) => {
+    try { fn(); } catch (e) { add(path, (e as Error).message); }
+  };
+  if (c.buffer?.max_bytes !== undefined) tryParse(['buffer', 'max_bytes'], () => byteSize(c.buffer!.max_bytes!));
+  if (c.buffer?.max_age !== undefined) tryParse(['buffer', 'max_age'], () => durationMs(c.buffer!.max_age!));
+  c.devices.forEach((d, di) => {
+    if (d.max_interval !== undefined) {
+      const ms = durationMs(d.max_interval);
+      if (ms < d.poll_ms) add(['devices', di, 'max_interval'], `max_interval (${ms} ms) is shorter than poll_ms (${d.poll_ms})`, 'integrity reports cannot come faster than polls');
+    }
+  });
+}
+
+function unique(values: readonly string[], onDuplicate: (index: number, value: string) => void): void {
+  const seen = new Set<string>();
+  values.forEach((v, i) => { if (seen.has(v)) onDuplicate(i, v); else seen.add(v); });
+}

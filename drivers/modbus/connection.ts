@@ -1,0 +1,96 @@
+// One Modbus TCP connection through modbus-serial, with its callbacks and error objects turned
+// into promises and coded errors. Requests on one connection are strictly serialized: many PLCs
+// and serial gateways answer one transaction at a time, whatever the transaction id says.
+import ModbusSerial from 'modbus-serial';
+import { CodedError, type ModbusTable } from '../../gateway/model/index.ts';
+
+// modbus-serial is CommonJS whose typings declare an ES default export; under NodeNext the default
+// import is the module object, whose `default` is the client class (at run time too).
+const ModbusClient = ModbusSerial.default;
+type ModbusRTU = InstanceType<typeof ModbusClient>;
+
+export interface ConnectionOptions { host: string; port: number; unit: number; timeoutMs: number }
+
+export type ReadWords = { kind: 'words'; data: number[] };
+export type ReadBits = { kind: 'bits'; data: boolean[] };
+
+export class ModbusConnection {
+  readonly #o: ConnectionOptions;
+  #client: ModbusRTU | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: ConnectionOptions) { this.#o = opts; }
+
+  get isOpen(): boolean { return this.#client?.isOpen ?? false; }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    await this.close();
+    const client = new ModbusClient();
+    const { host, port, unit, timeoutMs } = this.#o;
+    const onAbort = () => client.close(() => {});
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      // modbus-serial's connectTCP has its own timeout option, but it leaves the socket half-open
+      // on refusal; racing it against our own timer keeps one code path for every failure.
+      await withTimeout(client.connectTCP(host, { port, timeout: timeoutMs }), timeoutMs,
+        () => new CodedError('CE_ERR_MODBUS_CONNECT', `${host}:${port} did not accept a connection within ${timeoutMs} ms`));
+    } catch (e) {
+      client.close(() => {});
+      if (e instanceof CodedError) throw e;
+      throw new CodedError('CE_ERR_MODBUS_CONNECT', `${host}:${port}: ${(e as Error).message}`, {}, { cause: e });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    client.setID(unit);
+    client.setTimeout(timeoutMs);
+    this.#client = client;
+  }
+
+  /** Reads `count` registers or bits of `table` starting at `start` (0-based PDU address). */
+  read(table: ModbusTable, start: number, count: number): Promise<ReadWords | ReadBits> {
+    return this.#serial(async () => {
+      const c = this.#client;
+      if (!c?.isOpen) throw new CodedError('CE_ERR_DEVICE_DISCONNECTED', 'not connected');
+      try {
+        switch (table) {
+          case 'hr': return { kind: 'words', data: (await c.readHoldingRegisters(start, count)).data };
+          case 'ir': return { kind: 'words', data: (await c.readInputRegisters(start, count)).data };
+          case 'co': return { kind: 'bits', data: (await c.readCoils(start, count)).data.slice(0, count) };
+          case 'di': return { kind: 'bits', data: (await c.readDiscreteInputs(start, count)).data.slice(0, count) };
+        }
+      } catch (e) {
+        throw this.#coded(e, `${table}:${start}+${count}`);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    const c = this.#client;
+    this.#client = undefined;
+    if (c) await new Promise<void>((resolve) => c.close(() => resolve()));
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn, fn);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  #coded(e: unknown, what: string): CodedError {
+    const err = e as { modbusCode?: number; name?: string; errno?: string; message?: string };
+    if (typeof err.modbusCode === 'number') {
+      const code = err.modbusCode === 2 ? 'CE_ERR_MODBUS_ILLEGAL_ADDRESS' : 'CE_ERR_MODBUS_EXCEPTION';
+      return new CodedError(code, `${what}: exception ${err.modbusCode.toString(16).padStart(2, '0')}`, { exception: err.modbusCode });
+    }
+    if (err.name === 'TransactionTimedOutError' || err.errno === 'ETIMEDOUT') {
+      return new CodedError('CE_ERR_MODBUS_TIMEOUT', `${what}: no answer within ${this.#o.timeoutMs} ms`);
+    }
+    return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: ${err.message ?? String(e)}`);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(onTimeout()), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

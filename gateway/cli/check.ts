@@ -1,0 +1,39 @@
+// `cityedge check --config FILE`: validates the file and prints the read plan, so a technician
+// sees before going live how many requests each device costs per scan.
+import { loadConfig, ConfigError } from '../../config/loader.ts';
+import { createDriver } from '../main.ts';
+import { silentLogger, systemClock } from '../model/index.ts';
+import { parse } from './args.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' } });
+  if (!values.config) {
+    process.stderr.write('usage: cityedge check --config FILE\n');
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(values.config);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${e.message}\n\n${values.config}: refused (${e.issues.length} problem${e.issues.length === 1 ? '' : 's'}, ${e.code})\n`);
+    return 1;
+  }
+  const out: string[] = [];
+  const s = config.site;
+  out.push(`${values.config}: OK`);
+  out.push(`site ${s.id}${s.name ? ` (${s.name})` : ''}${s.grid ? ` grid ${s.grid}` : ''}: ` +
+    `${config.devices.length} device(s), ${config.upstreams.length} upstream(s), ${config.alarms.length} alarm rule(s)`);
+  for (const u of config.upstreams) out.push(`upstream ${u.id}: ${u.url} (${u.format}, MQTT ${u.protocol_version === 5 ? '5' : '3.1.1'})`);
+  out.push('');
+  for (const d of config.devices) {
+    const driver = createDriver(d, { clock: systemClock, logger: silentLogger });
+    const where = 'host' in d ? `${d.host}:${d.port} unit ${d.unit}` : '';
+    out.push(`device ${d.id} (${d.driver} ${where}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ` +
+      `${d.tags.length} tags in ${driver.requestsPerScan} request(s) per scan (one per tag would be ${d.tags.length})`);
+    for (const line of driver.readPlan()) out.push(`  ${line}`);
+    await driver.close();
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}

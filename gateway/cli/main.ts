@@ -1,0 +1,37 @@
+// `cityedge VERB …`: the one dispatch of the command line. Each verb lives in its own file.
+import { VERSION } from '../version.ts';
+
+const USAGE = `cityedge ${VERSION}: edge gateway for city infrastructure
+
+usage:
+  cityedge run --config FILE        run the gateway
+  cityedge check --config FILE      validate a configuration and print the read plan
+  cityedge demo                     simulators + broker + gateway on loopback
+  cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station)
+  cityedge --version
+`;
+
+const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
+  run: () => import('./run.ts'),
+  check: () => import('./check.ts'),
+  demo: () => import('./demo.ts'),
+  sim: () => import('./sim.ts'),
+};
+
+const [verb, ...rest] = process.argv.slice(2);
+if (verb === '--version' || verb === '-v') {
+  console.log(VERSION);
+} else if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+  process.stdout.write(USAGE);
+} else if (!(verb in verbs)) {
+  process.stderr.write(`cityedge: unknown command "${verb}"\n\n${USAGE}`);
+  process.exitCode = 2;
+} else {
+  try {
+    const code = await (await verbs[verb]!()).main(rest);
+    if (code !== 0) process.exitCode = code;
+  } catch (e) {
+    process.stderr.write(`cityedge ${verb}: ${(e as Error).message}\n`);
+    process.exitCode = 2;
+  }
+}

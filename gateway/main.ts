@@ -1,0 +1,108 @@
+// The composition root: the one file that knows the concrete drivers, the journal implementation
+// and the uplinks. Everything else sees interfaces.
+import type { Journal } from './journal/journal.ts';
+import { MemoryJournal } from './journal/memory.ts';
+import { Scheduler, type DeviceScanStats } from './scheduler.ts';
+import { ReportByException, type RbeSetting } from './rbe.ts';
+import {
+  CodedError, durationMs, silentLogger, systemClock, tagPath,
+  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger, type Sample,
+} from './model/index.ts';
+import { ModbusTcpDriver } from '../drivers/modbus/driver.ts';
+import { MqttJsonUplink, type UplinkStats } from '../cloud-sync/mqtt-uplink.ts';
+import { VERSION } from './version.ts';
+
+export interface GatewayDeps { logger?: Logger; clock?: Clock; journal?: Journal }
+
+export interface GatewayStatus {
+  site: string;
+  version: string;
+  devices: Record<string, Readonly<DeviceScanStats> & { requestsPerScan: number }>;
+  upstreams: Record<string, UplinkStats>;
+  journal: ReturnType<Journal['stats']>;
+}
+
+export interface Gateway {
+  /** The latest sample of every tag, by `device.tag`. */
+  readonly latest: ReadonlyMap<string, Sample>;
+  readonly drivers: readonly DeviceDriver[];
+  status(): GatewayStatus;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_MAX_INTERVAL_MS = 60_000;
+
+export function createDriver(device: DeviceConfig, deps: { clock: Clock; logger: Logger }): DeviceDriver {
+  switch (device.driver) {
+    case 'modbus-tcp': return new ModbusTcpDriver(device, deps);
+    default: throw new CodedError('CE_ERR_DRIVER_UNKNOWN', String((device as { driver: unknown }).driver));
+  }
+}
+
+function rbeSettings(config: Config): Map<string, RbeSetting> {
+  const out = new Map<string, RbeSetting>();
+  for (const d of config.devices) {
+    const deviceMax = d.max_interval !== undefined ? durationMs(d.max_interval) : DEFAULT_MAX_INTERVAL_MS;
+    for (const t of d.tags) {
+      out.set(tagPath(d.id, t.name), {
+        deadband: t.deadband ?? 0,
+        maxIntervalMs: t.max_interval !== undefined ? durationMs(t.max_interval) : deviceMax,
+      });
+    }
+  }
+  return out;
+}
+
+export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? silentLogger;
+  const journal = deps.journal ?? new MemoryJournal({ clock });
+  const abort = new AbortController();
+  const latest = new Map<string, Sample>();
+  const rbe = new ReportByException(rbeSettings(config));
+
+  const devices = config.devices.filter((d) => d.enabled);
+  const drivers = devices.map((d) => createDriver(d, { clock, logger }));
+  for (const d of drivers) logger.info({ device: d.deviceId, plan: d.readPlan() }, 'read plan');
+
+  const uplinks = config.upstreams.map((u) =>
+    new MqttJsonUplink({ upstream: u, site: config.site, journal, clock, logger, version: VERSION }));
+
+  const scheduler = new Scheduler(
+    drivers.map((driver, i) => ({ driver, pollMs: devices[i]!.poll_ms })),
+    {
+      clock, logger,
+      onScan: (device, result, at) => {
+        for (const s of result.samples) latest.set(s.tag, s);
+        const changed = rbe.filter(result.samples, at);
+        if (changed.length > 0) journal.append(device, changed);
+      },
+    },
+  );
+  scheduler.start(abort.signal);
+  const running = uplinks.map((u) => u.run(abort.signal));
+  logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
+
+  return {
+    latest,
+    drivers,
+    status: () => ({
+      site: config.site.id,
+      version: VERSION,
+      devices: Object.fromEntries(drivers.map((d) => [d.deviceId, {
+        ...scheduler.stats().get(d.deviceId)!,
+        requestsPerScan: d.requestsPerScan,
+      }])),
+      upstreams: Object.fromEntries(uplinks.map((u) => [u.id, u.stats()])),
+      journal: journal.stats(),
+    }),
+    async stop() {
+      abort.abort(new Error('gateway stopping'));
+      await scheduler.stopped();
+      await Promise.allSettled(running);
+      await Promise.allSettled(drivers.map((d) => d.close()));
+      await journal.close();
+      logger.info('gateway stopped');
+    },
+  };
+}

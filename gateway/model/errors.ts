@@ -1,0 +1,36 @@
+// One registry of coded errors. Each code has a message a technician understands and a hint of
+// what to do; docs/errors.md lists every code (a test fails when one is missing there).
+export const ErrorCodes = {
+  CE_ERR_CONFIG_READ: { message: 'cannot read the configuration file', hint: 'check the path and permissions' },
+  CE_ERR_CONFIG_YAML: { message: 'the configuration file is not valid YAML', hint: 'check indentation and quoting near the line shown' },
+  CE_ERR_CONFIG_INVALID: { message: 'the configuration does not match the schema', hint: 'see docs/config.md for every key' },
+  CE_ERR_MODBUS_TIMEOUT: { message: 'the Modbus device did not answer in time', hint: 'check cabling, IP address, port and unit id; raise timeout_ms for slow links' },
+  CE_ERR_MODBUS_CONNECT: { message: 'cannot connect to the Modbus device', hint: 'check that the device is powered and reachable on host:port' },
+  CE_ERR_MODBUS_EXCEPTION: { message: 'the Modbus device answered with an exception', hint: 'see the exception code: 02 means an address the device does not have' },
+  CE_ERR_MODBUS_ILLEGAL_ADDRESS: { message: 'the device has no such address (exception 02); the tag is isolated', hint: 'check the tag address against the device register map' },
+  CE_ERR_MODBUS_DECODE: { message: 'the value read cannot be decoded as the configured type', hint: 'check type, order and length of the tag' },
+  CE_ERR_DEVICE_DISCONNECTED: { message: 'the device connection was lost', hint: 'the gateway reconnects with backoff by itself' },
+  CE_ERR_SCAN_OVERRUN: { message: 'a scan took longer than its poll interval', hint: 'raise poll_ms, lower the tag count, or bridge gaps with max_gap' },
+  CE_ERR_UPSTREAM_CONNECT: { message: 'cannot connect to the upstream broker', hint: 'check the URL, credentials and network; data is kept in the journal meanwhile' },
+  CE_ERR_UPSTREAM_PUBLISH: { message: 'the upstream broker refused a publish', hint: 'check the broker ACL for the topic prefix' },
+  CE_ERR_DRIVER_UNKNOWN: { message: 'no driver of that name in this build', hint: 'see docs/config.md for the drivers available' },
+} as const satisfies Record<string, { message: string; hint: string }>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class CodedError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details: Record<string, unknown>;
+  constructor(code: ErrorCode, detail?: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    const def = ErrorCodes[code];
+    super(detail ? `${def.message}: ${detail}` : def.message, options);
+    this.name = 'CodedError';
+    this.code = code;
+    this.hint = def.hint;
+    this.details = details;
+  }
+}
+
+export const isCoded = (e: unknown, code?: ErrorCode): e is CodedError =>
+  e instanceof CodedError && (code === undefined || e.code === code);

@@ -1,0 +1,11 @@
+// The model: what drivers, the journal, alarms and uplinks share. Config types come through here
+// so that the layers above config/ import one place.
+export * from './sample.ts';
+export * from './errors.ts';
+export * from './clock.ts';
+export * from './backoff.ts';
+export * from './driver.ts';
+export * from './logger.ts';
+export type * from '../../config/schema.ts';
+export { parseModbusAddress, registerSpan, isBitTable, type ModbusAddress } from '../../config/modbus-address.ts';
+export { durationMs, byteSize } from '../../config/units.ts';

@@ -1,0 +1,100 @@
+// Polls every device on its own interval. Devices start staggered across their interval so fifty
+// of them do not fire in the same millisecond; a scan never overlaps the previous one of its
+// device: one that runs past its slot is counted as an overrun and the missed slots are skipped.
+import type { Clock } from './model/clock.ts';
+import type { DeviceDriver, ScanResult } from './model/driver.ts';
+import type { Logger } from './model/logger.ts';
+
+export interface ScheduledDevice { driver: DeviceDriver; pollMs: number }
+
+export interface DeviceScanStats {
+  scans: number;
+  overruns: number;
+  failedScans: number;
+  requests: number;
+  lastScanMs: number;
+  lastScanAt: number;
+  online: boolean | undefined;
+}
+
+export type ScanListener = (deviceId: string, result: ScanResult, at: number) => void;
+
+export class Scheduler {
+  readonly #devices: readonly ScheduledDevice[];
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #onScan: ScanListener;
+  readonly #stats = new Map<string, DeviceScanStats>();
+  #loops: Promise<void>[] = [];
+
+  constructor(devices: readonly ScheduledDevice[], opts: { clock: Clock; logger: Logger; onScan: ScanListener }) {
+    this.#devices = devices;
+    this.#clock = opts.clock;
+    this.#log = opts.logger;
+    this.#onScan = opts.onScan;
+    for (const d of devices) {
+      this.#stats.set(d.driver.deviceId, { scans: 0, overruns: 0, failedScans: 0, requests: 0, lastScanMs: 0, lastScanAt: 0, online: undefined });
+    }
+  }
+
+  /** Starts every device loop; they run until the signal aborts. */
+  start(signal: AbortSignal): void {
+    const n = this.#devices.length;
+    const t0 = this.#clock.now();
+    this.#loops = this.#devices.map((d, i) => this.#loop(d, t0 + Math.floor((i * d.pollMs) / n), signal));
+  }
+
+  /** Resolves when every loop has ended (after the signal aborted). */
+  async stopped(): Promise<void> { await Promise.allSettled(this.#loops); }
+
+  stats(): ReadonlyMap<string, Readonly<DeviceScanStats>> { return this.#stats; }
+
+  async #loop(d: ScheduledDevice, firstAt: number, signal: AbortSignal): Promise<void> {
+    const id = d.driver.deviceId;
+    const st = this.#stats.get(id)!;
+    let next = firstAt;
+    while (!signal.aborted) {
+      const wait = next - this.#clock.now();
+      try {
+        if (wait > 0) await this.#clock.sleep(wait, signal);
+      } catch {
+        break; // aborted
+      }
+      const started = this.#clock.now();
+      let result: ScanResult;
+      try {
+        result = await d.driver.scan(signal);
+      } catch (e) {
+        // A driver must report faults in its result; one that throws is a bug, but it must not
+        // end the loop of its device, let alone others.
+        this.#log.error({ device: id, err: e }, 'driver scan threw; continuing');
+        next += d.pollMs;
+        continue;
+      }
+      if (signal.aborted) break;
+      const ended = this.#clock.now();
+      st.scans++;
+      st.requests += result.requests;
+      st.lastScanMs = ended - started;
+      st.lastScanAt = ended;
+      if (result.error) st.failedScans++;
+      const online = !result.error;
+      if (st.online !== online) {
+        if (online) this.#log.info({ device: id }, 'device online');
+        else this.#log.warn({ device: id, code: result.error?.code }, 'device offline: its tags are now quality bad');
+        st.online = online;
+      }
+      this.#onScan(id, result, ended);
+      next += d.pollMs;
+      if (ended > next) {
+        const missed = Math.ceil((ended - next) / d.pollMs);
+        st.overruns++;
+        // Log the first overrun and then one in a hundred, so a slow device cannot flood the log.
+        if (st.overruns === 1 || st.overruns % 100 === 0) {
+          this.#log.warn({ device: id, code: 'CE_ERR_SCAN_OVERRUN', scanMs: st.lastScanMs, pollMs: d.pollMs, overruns: st.overruns }, 'scan took longer than its poll interval');
+        }
+        next += missed * d.pollMs;
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+// The in-memory journal: per-device seq, per-upstream cursors, deletion only after every ack.
+import t from 'tap';
+import { MemoryJournal } from '../gateway/journal/memory.ts';
+import { FakeClock } from '../gateway/model/clock.ts';
+
+const pt = (v: number) => ({ tag: 'plc1.level', value: v, quality: 'good' as const, ts: v });
+
+t.test('seq per device, increasing, ahead of any earlier run', async (t) => {
+  const clock = new FakeClock(1_000_000);
+  const j = new MemoryJournal({ clock });
+  const a1 = j.append('plc1', [pt(1)]);
+  const b1 = j.append('plc2', [pt(2)]);
+  const a2 = j.append('plc1', [pt(3)]);
+  t.equal(a2.seq, a1.seq + 1);
+  t.equal(b1.seq, a1.seq, 'each device counts on its own');
+  clock.now = () => 1_000_100; // a restart 100 ms later
+  const j2 = new MemoryJournal({ clock });
+  t.ok(j2.append('plc1', [pt(4)]).seq > a2.seq, 'a restarted box continues above the old seq');
+});
+
+t.test('a record leaves only when every upstream acked it; cursors are independent', async (t) => {
+  const j = new MemoryJournal();
+  j.openCursor('city');
+  j.openCursor('district');
+  const r1 = j.append('plc1', [pt(1)]);
+  const r2 = j.append('plc1', [pt(2)]);
+  t.same(j.read('city', 10).map((r) => r.id), [r1.id, r2.id]);
+  t.same(j.read('city', 10, new Set([r1.id])).map((r) => r.id), [r2.id], 'in-flight records are skipped');
+  j.ack('city', [r2.id]);
+  t.same(j.read('city', 10).map((r) => r.id), [r1.id], 'an out-of-order ack is kept');
+  t.equal(j.backlog('city'), 1);
+  t.equal(j.backlog('district'), 2, 'the other upstream still has both');
+  t.equal(j.stats().records, 2, 'nothing deleted while district has not acked');
+  j.ack('city', [r1.id]);
+  j.ack('district', [r1.id, r2.id]);
+  t.equal(j.stats().records, 0, 'deleted once both acked');
+  t.throws(() => j.read('nobody', 1), /no cursor/);
+});
+
+t.test('bounded: the oldest are dropped and counted', async (t) => {
+  const j = new MemoryJournal({ maxPoints: 3 });
+  j.openCursor('city');
+  let woke = 0;
+  j.onAppend(() => woke++);
+  for (let i = 0; i < 5; i++) j.append('plc1', [pt(i)]);
+  t.equal(j.stats().points, 3);
+  t.equal(j.stats().dropped, 2);
+  t.same(j.read('city', 10).map((r) => r.points[0]!.value), [2, 3, 4], 'newest kept');
+  t.equal(woke, 5, 'listeners hear every append');
+});

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use as independent peers (a real broker, a real
+# Modbus stack written by someone else). Runs as the pretest step; quiet when all are present.
+set -u
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
+command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "cityedge tests need these Debian packages: ${need[*]}" >&2
+  echo "install them with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing Debian packages for the tests: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends "${need[@]}" >/tmp/cityedge-apt.log 2>&1; then
+  apt-get update >>/tmp/cityedge-apt.log 2>&1
+  apt-get install -y --no-install-recommends "${need[@]}" >>/tmp/cityedge-apt.log 2>&1 || {
+    echo "apt-get install failed; see /tmp/cityedge-apt.log" >&2; tail -20 /tmp/cityedge-apt.log >&2; exit 1; }
+fi
+# Debian starts a system mosquitto on 1883 after install; tests start their own on free ports.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto >/dev/null 2>&1 || true; fi
+exit 0
