@@ -30,8 +30,7 @@
 //   form (of the float32 form above for float32). The exact result has no digits beyond that
 //   position, so the rounding removes only binary noise (123 × 0.01 gives 1.23, not
 //   1.2300000000000002) and never real precision. -0 becomes 0.
-import type { TagType, WordOrder } from '../../config/schema.ts';
-import { registerSpan } from '../../config/modbus-address.ts';
+import { registerSpan, type TagType, type WordOrder } from '../../gateway/model/index.ts';
 
 export interface ValueFormat { type: TagType; order?: WordOrder; scale?: number; offset?: number; bit?: number; length?: number }
 

@@ -67,7 +67,14 @@ export class ModbusConnection {
   async close(): Promise<void> {
     const c = this.#client;
     this.#client = undefined;
-    if (c) await new Promise<void>((resolve) => c.close(() => resolve()));
+    if (!c) return;
+    // modbus-serial calls back only when a 'close' event follows; on a socket the peer already
+    // closed none comes, so do not wait for it then, and never wait long.
+    if (!c.isOpen) { c.close(() => {}); return; }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      c.close(() => { clearTimeout(timer); resolve(); });
+    });
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -18,6 +18,9 @@ export interface ModbusDriverOptions {
   connection?: ModbusConnection;
 }
 
+const TABLES = ['hr', 'ir', 'co', 'di'];
+const isolationKey = (req: ReadRequest): string => req.tags.map((t) => t.name).join(',');
+
 interface TagState { cfg: ModbusTagConfig; path: string; addr: ModbusAddress; fmt: ValueFormat; plan: PlanTag }
 
 export class ModbusTcpDriver implements DeviceDriver {
@@ -30,8 +33,8 @@ export class ModbusTcpDriver implements DeviceDriver {
   readonly #byName: Map<string, TagState>;
   readonly #backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
   readonly #isolatedRetryMs: number;
-  /** Requests that drew exception 02 on their own: tried again only every isolatedRetryMs. */
-  readonly #isolated = new Map<ReadRequest, { error: CodedError; retryAt: number }>();
+  /** Tags that drew exception 02 on their own, by tag names: tried again only every isolatedRetryMs. */
+  readonly #isolated = new Map<string, { req: ReadRequest; error: CodedError; retryAt: number }>();
   #plan: ReadRequest[];
   #nextConnectAt = 0;
   #lastError: CodedError | undefined;
@@ -51,9 +54,7 @@ export class ModbusTcpDriver implements DeviceDriver {
       return { cfg, path: tagPath(device.id, cfg.name), addr, fmt, plan };
     });
     this.#byName = new Map(this.#tags.map((t) => [t.cfg.name, t]));
-    this.#plan = planReads(this.#tags.map((t) => t.plan), {
-      maxRegisters: device.max_registers, maxBits: device.max_bits, maxGap: device.max_gap, maxBitGap: device.max_gap * 16,
-    });
+    this.#plan = this.#buildPlan();
   }
 
   readPlan(): string[] { return describePlan(this.#plan); }
@@ -66,34 +67,52 @@ export class ModbusTcpDriver implements DeviceDriver {
     }
     const read = new Map<string, Sample>();
     const tagErrors = new Map<string, CodedError>();
-    const newPlan: ReadRequest[] = [];
+    const isolatedBefore = this.#isolated.size;
     let requests = 0;
-    for (let i = 0; i < this.#plan.length; i++) {
-      const req = this.#plan[i]!;
+    for (const req of this.#plan) {
       if (signal.aborted) break;
       try {
-        const r = await this.#read(req, read, tagErrors);
-        requests += r.requests;
-        newPlan.push(...r.parts);
+        requests += await this.#read(req, read, tagErrors);
       } catch (e) {
         // Timeout or lost connection: the device as a whole is gone for this scan. Drop the
         // connection so the next scan starts clean instead of reading late answers.
         const err = isCoded(e) ? e : new CodedError('CE_ERR_DEVICE_DISCONNECTED', String(e));
         await this.#conn.close();
         this.#deviceFailed(err);
-        newPlan.push(...this.#plan.slice(i));
-        this.#plan = newPlan;
         return this.#allBad(err, requests + 1);
       }
     }
-    if (newPlan.length !== this.#plan.length) {
-      this.#plan = newPlan;
-      this.#log.warn({ plan: this.readPlan() }, 'read plan changed after an illegal-address exception');
+    if (this.#isolated.size !== isolatedBefore) {
+      this.#plan = this.#buildPlan();
+      this.#log.warn({ plan: this.readPlan() }, 'read plan rebuilt around isolated addresses');
     }
     this.#deviceOk();
     const ts = this.#clock.now();
     const samples = this.#tags.map((t) => read.get(t.cfg.name) ?? { tag: t.path, value: null, quality: 'bad' as const, ts });
     return { samples, requests, ...(tagErrors.size > 0 ? { tagErrors } : {}) };
+  }
+
+  /**
+   * The plan: every healthy tag merged as tightly as the limits allow, never across an isolated
+   * address (bridging a gap over it would draw exception 02 again), plus one request per isolated tag.
+   */
+  #buildPlan(): ReadRequest[] {
+    const limits = {
+      maxRegisters: this.#dev.max_registers, maxBits: this.#dev.max_bits,
+      maxGap: this.#dev.max_gap, maxBitGap: this.#dev.max_gap * 16,
+    };
+    const bad = [...this.#isolated.values()].map((i) => i.req);
+    const badNames = new Set(bad.flatMap((r) => r.tags.map((t) => t.name)));
+    // Tags between two isolated addresses of the same table form a segment, planned on its own.
+    const segments = new Map<string, PlanTag[]>();
+    for (const t of this.#tags) {
+      if (badNames.has(t.cfg.name)) continue;
+      const barrier = bad.filter((r) => r.table === t.plan.table && r.start <= t.plan.index).length;
+      const key = `${t.plan.table}/${barrier}`;
+      segments.set(key, [...(segments.get(key) ?? []), t.plan]);
+    }
+    const plan = [...segments.values()].flatMap((seg) => planReads(seg, limits));
+    return [...plan, ...bad].sort((a, b) => TABLES.indexOf(a.table) - TABLES.indexOf(b.table) || a.start - b.start);
   }
 
   async close(): Promise<void> { await this.#conn.close(); }
@@ -114,16 +133,20 @@ export class ModbusTcpDriver implements DeviceDriver {
   }
 
   /** Reads one request; on exception 02 bisects it so a bad tag cannot poison its neighbours. */
-  async #read(req: ReadRequest, out: Map<string, Sample>, errors: Map<string, CodedError>): Promise<{ requests: number; parts: ReadRequest[] }> {
-    const isolated = this.#isolated.get(req);
+  async #read(req: ReadRequest, out: Map<string, Sample>, errors: Map<string, CodedError>): Promise<number> {
+    const key = isolationKey(req);
+    const isolated = this.#isolated.get(key);
     if (isolated && this.#clock.now() < isolated.retryAt) {
       this.#markBad(req, isolated.error, out, errors);
-      return { requests: 0, parts: [req] };
+      return 0;
     }
     try {
       const res = await this.#conn.read(req.table, req.start, req.count);
       const ts = this.#clock.now();
-      this.#isolated.delete(req);
+      if (isolated) {
+        this.#isolated.delete(key);
+        this.#log.info({ tags: key }, 'isolated tag answers again');
+      }
       for (const pt of req.tags) {
         const t = this.#byName.get(pt.name)!;
         const off = pt.index - req.start;
@@ -132,32 +155,26 @@ export class ModbusTcpDriver implements DeviceDriver {
           : this.#decode(t, res.data.slice(off, off + pt.span), ts, errors);
         out.set(pt.name, sample);
       }
-      return { requests: 1, parts: [req] };
+      return 1;
     } catch (e) {
       if (isCoded(e, 'CE_ERR_MODBUS_ILLEGAL_ADDRESS')) {
         const parts = splitRequest(req);
         if (parts.length === 1) {
-          const names = req.tags.map((t) => t.name).join(', ');
-          const err = new CodedError('CE_ERR_MODBUS_ILLEGAL_ADDRESS', `${this.deviceId}: ${names} at ${req.table}:${req.start}`);
-          if (!this.#isolated.has(req)) this.#log.warn({ tags: names, code: err.code }, 'tag isolated: the device has no such address');
-          this.#isolated.set(req, { error: err, retryAt: this.#clock.now() + this.#isolatedRetryMs });
+          const err = new CodedError('CE_ERR_MODBUS_ILLEGAL_ADDRESS', `${this.deviceId}: ${key} at ${req.table}:${req.start}`);
+          if (!isolated) this.#log.warn({ tags: key, code: err.code }, 'tag isolated: the device has no such address');
+          this.#isolated.set(key, { req, error: err, retryAt: this.#clock.now() + this.#isolatedRetryMs });
           this.#markBad(req, err, out, errors);
-          return { requests: 1, parts: [req] };
+          return 1;
         }
         let requests = 1;
-        const kept: ReadRequest[] = [];
-        for (const p of parts) {
-          const r = await this.#read(p, out, errors);
-          requests += r.requests;
-          kept.push(...r.parts);
-        }
-        return { requests, parts: kept };
+        for (const p of parts) requests += await this.#read(p, out, errors);
+        return requests;
       }
       if (isCoded(e, 'CE_ERR_MODBUS_EXCEPTION')) {
         // Server busy, device failure and the like concern this request only; the rest of the
         // scan goes on. Quality bad: we have no fresh value to give.
         this.#markBad(req, e, out, errors);
-        return { requests: 1, parts: [req] };
+        return 1;
       }
       throw e;
     }

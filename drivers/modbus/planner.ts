@@ -5,8 +5,7 @@
 // Protocol limits (MODBUS Application Protocol v1.1b3): a read of holding or input registers
 // (functions 03/04, §6.3/§6.4) carries 1–125 registers; a read of coils or discrete inputs
 // (functions 01/02, §6.1/§6.2) carries 1–2000 bits. Devices may accept fewer (PlanLimits).
-import type { ModbusTable } from '../../config/schema.ts';
-import { isBitTable } from '../../config/modbus-address.ts';
+import { isBitTable, type ModbusTable } from '../../gateway/model/index.ts';
 
 /** span: registers (1 for a bit-table tag). */
 export interface PlanTag { name: string; unit: number; table: ModbusTable; index: number; span: number }
