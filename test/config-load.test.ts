@@ -1,0 +1,41 @@
+// A good file loads with its defaults filled in, relative paths resolved, and is frozen.
+import t from 'tap';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../config/loader.ts';
+import type { ModbusTcpDeviceConfig } from '../gateway/model/index.ts';
+
+t.test('the example loads, frozen', async (t) => {
+  const file = join(import.meta.dirname, '..', 'config/examples/pump-station.yaml');
+  const c = loadConfig(file);
+  t.equal(c.site.id, 'ps-gongshu-012');
+  t.equal(c.buffer.path, join(import.meta.dirname, '..', 'config/examples/data'), 'relative to the config file, not the cwd');
+  t.ok(Object.isFrozen(c) && Object.isFrozen(c.devices[0]) && Object.isFrozen(c.devices[0]!.tags[0]), 'deep-frozen');
+  t.throws(() => { (c.devices[0] as { poll_ms: number }).poll_ms = 1; }, TypeError, 'a running gateway cannot have its config changed under it');
+});
+
+t.test('defaults are filled in', async (t) => {
+  const c = parseConfig(`
+site: { id: s1 }
+devices:
+  - { id: d1, driver: modbus-tcp, host: 10.0.0.5, tags: [{ name: a, address: "hr:0", type: uint16 }] }
+`, 'inline.yaml');
+  const d = c.devices[0] as ModbusTcpDeviceConfig;
+  t.same({ port: d.port, unit: d.unit, poll_ms: d.poll_ms, timeout_ms: d.timeout_ms, max_gap: d.max_gap, max_registers: d.max_registers, enabled: d.enabled },
+    { port: 502, unit: 1, poll_ms: 1000, timeout_ms: 1000, max_gap: 0, max_registers: 125, enabled: true });
+  t.same(c.upstreams, []);
+  t.same(c.alarms, []);
+});
+
+t.test('every problem of a file is reported at once', async (t) => {
+  try {
+    parseConfig(`
+site: { id: s1, colour: red }
+devices:
+  - { id: d1, driver: modbus-tcp, host: h, port: 0, tags: [{ name: a, address: "hr:0", type: uint16, scael: 2 }] }
+`, 'many.yaml');
+    t.fail('accepted');
+  } catch (e) {
+    const keys = (e as { issues: { key: string; line: number }[] }).issues.map((i) => `${i.line}:${i.key}`);
+    t.same(keys, ['2:site.colour', '4:devices[0].port', '4:devices[0].tags[0].scael']);
+  }
+});
