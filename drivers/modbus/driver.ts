@@ -14,8 +14,6 @@ export interface ModbusDriverOptions {
   logger?: Logger;
   /** How often a tag isolated after exception 02 is tried again (ms). */
   isolatedRetryMs?: number;
-  /** Injected for tests; the default talks to the device over TCP. */
-  connection?: ModbusConnection;
 }
 
 const TABLES = ['hr', 'ir', 'co', 'di'];
@@ -36,6 +34,8 @@ export class ModbusTcpDriver implements DeviceDriver {
   /** Tags that drew exception 02 on their own, by tag names: tried again only every isolatedRetryMs. */
   readonly #isolated = new Map<string, { req: ReadRequest; error: CodedError; retryAt: number }>();
   #plan: ReadRequest[];
+  /** Set when a tag was isolated or answered again: the plan is rebuilt after the scan. */
+  #planStale = false;
   #nextConnectAt = 0;
   #lastError: CodedError | undefined;
 
@@ -45,7 +45,7 @@ export class ModbusTcpDriver implements DeviceDriver {
     this.#clock = opts.clock ?? systemClock;
     this.#log = (opts.logger ?? silentLogger).child({ device: device.id });
     this.#isolatedRetryMs = opts.isolatedRetryMs ?? 60_000;
-    this.#conn = opts.connection ?? new ModbusConnection({ host: device.host, port: device.port, unit: device.unit, timeoutMs: device.timeout_ms });
+    this.#conn = new ModbusConnection({ host: device.host, port: device.port, unit: device.unit, timeoutMs: device.timeout_ms });
     this.#tags = device.tags.map((cfg) => {
       const addr = parseModbusAddress(cfg.address);
       if ('error' in addr) throw new Error(`${device.id}.${cfg.name}: ${addr.error}`); // the loader refuses these first
@@ -67,7 +67,6 @@ export class ModbusTcpDriver implements DeviceDriver {
     }
     const read = new Map<string, Sample>();
     const tagErrors = new Map<string, CodedError>();
-    const isolatedBefore = this.#isolated.size;
     let requests = 0;
     for (const req of this.#plan) {
       if (signal.aborted) break;
@@ -82,7 +81,8 @@ export class ModbusTcpDriver implements DeviceDriver {
         return this.#allBad(err, requests + 1);
       }
     }
-    if (this.#isolated.size !== isolatedBefore) {
+    if (this.#planStale) {
+      this.#planStale = false;
       this.#plan = this.#buildPlan();
       this.#log.warn({ plan: this.readPlan() }, 'read plan rebuilt around isolated addresses');
     }
@@ -109,7 +109,8 @@ export class ModbusTcpDriver implements DeviceDriver {
       if (badNames.has(t.cfg.name)) continue;
       const barrier = bad.filter((r) => r.table === t.plan.table && r.start <= t.plan.index).length;
       const key = `${t.plan.table}/${barrier}`;
-      segments.set(key, [...(segments.get(key) ?? []), t.plan]);
+      const seg = segments.get(key);
+      if (seg) seg.push(t.plan); else segments.set(key, [t.plan]);
     }
     const plan = [...segments.values()].flatMap((seg) => planReads(seg, limits));
     return [...plan, ...bad].sort((a, b) => TABLES.indexOf(a.table) - TABLES.indexOf(b.table) || a.start - b.start);
@@ -145,6 +146,7 @@ export class ModbusTcpDriver implements DeviceDriver {
       const ts = this.#clock.now();
       if (isolated) {
         this.#isolated.delete(key);
+        this.#planStale = true;
         this.#log.info({ tags: key }, 'isolated tag answers again');
       }
       for (const pt of req.tags) {
@@ -163,6 +165,7 @@ export class ModbusTcpDriver implements DeviceDriver {
           const err = new CodedError('CE_ERR_MODBUS_ILLEGAL_ADDRESS', `${this.deviceId}: ${key} at ${req.table}:${req.start}`);
           if (!isolated) this.#log.warn({ tags: key, code: err.code }, 'tag isolated: the device has no such address');
           this.#isolated.set(key, { req, error: err, retryAt: this.#clock.now() + this.#isolatedRetryMs });
+          if (!isolated) this.#planStale = true;
           this.#markBad(req, err, out, errors);
           return 1;
         }
