@@ -8,6 +8,7 @@ import { Backoff, CodedError, type Clock, type Logger, type SiteConfig, type Ups
 import { offlinePayload, onlinePayload, telemetryPayload, topicPrefix, topics } from './json-format.ts';
 
 const STABLE_LINK_MS = 10_000;
+const REFUSED_RETRY_MS = 30_000;
 
 export interface MqttUplinkOptions {
   upstream: UpstreamConfig;
@@ -38,7 +39,6 @@ export class MqttJsonUplink {
   readonly #log: Logger;
   readonly #topics: ReturnType<typeof topics>;
   readonly #backoff: Backoff;
-  #client: MqttClient | undefined;
   /** Starts as configured; drops to 3.1.1 once if the broker refuses MQTT 5. */
   #protocol: 4 | 5;
   #wake: () => void = () => {};
@@ -125,7 +125,6 @@ export class MqttJsonUplink {
   /** Publishes status, then journal records within the in-flight window, until the link drops. */
   async #pump(client: MqttClient, connack: IConnackPacket, signal: AbortSignal): Promise<void> {
     const { journal, clock } = this.#o;
-    this.#client = client;
     this.#s.connected = true;
     this.#s.connects++;
     const connectedAt = clock.now();
@@ -157,7 +156,6 @@ export class MqttJsonUplink {
       client.off('close', onClose);
       this.#s.connected = false;
       this.#s.inflight = 0;
-      this.#client = undefined;
       if (!signal.aborted) this.#log.warn({ backlog: journal.backlog(this.id) }, 'upstream connection lost; keeping data in the journal');
     }
   }
@@ -169,10 +167,12 @@ export class MqttJsonUplink {
     client.publish(this.#topics.telemetry(rec.device), payload, { qos: 1 }, (err) => {
       if (!stillOpen()) return; // the next connection sends it again from the journal
       if (err) {
-        // Refused by the broker (e.g. an ACL): keep it in flight so this connection does not
-        // retry it in a tight loop; the next connection will.
+        // Refused by the broker (an MQTT 5 PUBACK reason code such as 0x87 not authorized). It
+        // stays in the journal: nothing is dropped for a broker's ACL. It is held back for a
+        // while so a refusal cannot become a tight retry loop, then offered again.
         this.#s.refused++;
         this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec.device, seq: rec.seq }, err.message);
+        setTimeout(() => { inflight.delete(rec.id); this.#wake(); }, REFUSED_RETRY_MS).unref();
         return;
       }
       inflight.delete(rec.id);
