@@ -7,6 +7,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
+# pymodbus.server imports serial_asyncio; Debian has it only as a Recommends of python3-pymodbus.
+/usr/bin/python3 -c 'import serial_asyncio' >/dev/null 2>&1 || need+=(python3-serial-asyncio)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
