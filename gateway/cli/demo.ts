@@ -2,7 +2,7 @@
 // pump-station PLC simulator, an embedded MQTT broker (aedes) standing in for the city platform,
 // and the gateway polling the one and publishing to the other.
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,5 +111,6 @@ export async function main(argv: string[]): Promise<number> {
   await plc.close();
   await new Promise<void>((r) => broker.close(() => r()));
   brokerServer.close();
+  rmSync(dir, { recursive: true, force: true });
   return 0;
 }
