@@ -9,6 +9,10 @@ import { offlinePayload, onlinePayload, telemetryPayload, topicPrefix, topics } 
 
 const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
+const LIVE_GRACE_MS = 5_000;
+
+/** The state of one connection: what is in flight, what the broker refused, how to wake the pump. */
+interface Link { open: boolean; inflight: Set<number>; parked: Set<number>; wake: () => void }
 
 export interface MqttUplinkOptions {
   upstream: UpstreamConfig;
@@ -41,7 +45,6 @@ export class MqttJsonUplink {
   readonly #backoff: Backoff;
   /** Starts as configured; drops to 3.1.1 once if the broker refuses MQTT 5. */
   #protocol: 4 | 5;
-  #wake: () => void = () => {};
   readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, inflight: 0, lastError: undefined as string | undefined };
 
   constructor(opts: MqttUplinkOptions) {
@@ -127,15 +130,16 @@ export class MqttJsonUplink {
     const { journal, clock } = this.#o;
     this.#s.connected = true;
     this.#s.connects++;
-    const connectedAt = clock.now();
+    // Records that waited more than a few seconds for this connection are the backlog of an
+    // outage: historical. Those appended just before the CONNACK (a normal start) are live.
+    const historicalBefore = clock.now() - LIVE_GRACE_MS;
     // MQTT 5 §3.2.2.3.3: the broker's Receive Maximum bounds our unacknowledged QoS 1 publishes.
     const window = Math.max(1, Math.min(this.#o.upstream.inflight, connack.properties?.receiveMaximum ?? Infinity));
-    this.#log.info({ url: this.#o.upstream.url, window, backlog: journal.backlog(this.id) }, 'upstream connected');
+    this.#log.info({ url: this.#o.upstream.url, protocol: this.#protocol, window, backlog: journal.backlog(this.id) }, 'upstream connected');
 
-    let open = true;
-    const inflight = new Set<number>();
-    const wake = () => this.#wake();
-    const onClose = () => { open = false; wake(); };
+    const link: Link = { open: true, inflight: new Set(), parked: new Set(), wake: () => {} };
+    const wake = () => link.wake();
+    const onClose = () => { link.open = false; wake(); };
     client.on('close', onClose);
     client.on('error', (e) => { this.#s.lastError = e.message; this.#log.warn({ code: 'CE_ERR_UPSTREAM_CONNECT' }, e.message); });
     signal.addEventListener('abort', wake, { once: true });
@@ -143,12 +147,13 @@ export class MqttJsonUplink {
 
     client.publish(this.#topics.status, onlinePayload(this.#o.version, clock.now()), { qos: 1, retain: true });
     try {
-      while (open && !signal.aborted) {
-        const room = window - inflight.size;
-        const batch = room > 0 ? journal.read(this.id, room, inflight) : [];
-        for (const rec of batch) this.#publish(client, rec, rec.ts < connectedAt, inflight, () => open);
-        this.#s.inflight = inflight.size;
-        if (batch.length === 0) await new Promise<void>((r) => { this.#wake = r; });
+      while (link.open && !signal.aborted) {
+        const room = window - link.inflight.size;
+        const held = link.parked.size === 0 ? link.inflight : new Set([...link.inflight, ...link.parked]);
+        const batch = room > 0 ? journal.read(this.id, room, held) : [];
+        for (const rec of batch) this.#publish(client, rec, rec.ts < historicalBefore, link, signal);
+        this.#s.inflight = link.inflight.size;
+        if (batch.length === 0) await new Promise<void>((r) => { link.wake = r; });
       }
     } finally {
       unsubscribe();
@@ -160,35 +165,37 @@ export class MqttJsonUplink {
     }
   }
 
-  #publish(client: MqttClient, rec: JournalRecord, historical: boolean, inflight: Set<number>, stillOpen: () => boolean): void {
-    inflight.add(rec.id);
+  #publish(client: MqttClient, rec: JournalRecord, historical: boolean, link: Link, signal: AbortSignal): void {
+    link.inflight.add(rec.id);
     const payload = JSON.stringify(telemetryPayload(this.#o.site.id, rec, historical));
     this.#s.published++;
     client.publish(this.#topics.telemetry(rec.device), payload, { qos: 1 }, (err) => {
-      if (!stillOpen()) return; // the next connection sends it again from the journal
+      if (!link.open) return; // the next connection sends it again from the journal
+      link.inflight.delete(rec.id);
       if (err) {
         // Refused by the broker (an MQTT 5 PUBACK reason code such as 0x87 not authorized). It
-        // stays in the journal: nothing is dropped for a broker's ACL. It is held back for a
-        // while so a refusal cannot become a tight retry loop, then offered again.
+        // stays in the journal: nothing is dropped for a broker's ACL. Parked outside the
+        // in-flight window, so a device whose topic is refused cannot stall the others, and
+        // offered again later rather than in a tight loop.
         this.#s.refused++;
         this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec.device, seq: rec.seq }, err.message);
-        setTimeout(() => { inflight.delete(rec.id); this.#wake(); }, REFUSED_RETRY_MS).unref();
-        return;
+        link.parked.add(rec.id);
+        this.#o.clock.sleep(REFUSED_RETRY_MS, signal).then(() => { link.parked.delete(rec.id); link.wake(); }, () => {});
+      } else {
+        this.#o.journal.ack(this.id, [rec.id]);
+        this.#s.acked++;
       }
-      inflight.delete(rec.id);
-      this.#o.journal.ack(this.id, [rec.id]);
-      this.#s.acked++;
-      this.#wake();
+      link.wake();
     });
   }
 
   /** On a clean shutdown the retained status says offline at once, rather than after the keepalive. */
   async #goodbye(client: MqttClient): Promise<void> {
-    await Promise.race([
-      client.publishAsync(this.#topics.status, offlinePayload(this.#o.clock.now()), { qos: 1, retain: true }).catch(() => {}),
-      new Promise((r) => setTimeout(r, 2000).unref()),
-    ]);
-    await client.endAsync().catch(() => {});
+    const within = (p: Promise<unknown>, ms: number) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
+    await within(client.publishAsync(this.#topics.status, offlinePayload(this.#o.clock.now()), { qos: 1, retain: true }), 2000);
+    // A broker that stopped acknowledging would keep a polite end() waiting for ever.
+    await within(client.endAsync(), 2000);
+    client.end(true);
   }
 }
 

@@ -45,7 +45,10 @@ export const UpstreamSchema = Type.Object({
   id: Id('upstream id'),
   url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://', description: 'broker URL, e.g. mqtt://127.0.0.1:1883' }),
   format: Enum(UpstreamFormats, { default: 'json', description: 'payload format' }),
-  topic_prefix: Type.Optional(Type.String({ minLength: 1, description: 'default cityedge/v1/{site}' })),
+  topic_prefix: Type.Optional(Type.String({
+    pattern: '^[^+#/\\s]+(/[^+#/\\s]+)*$',
+    description: 'topic levels without wildcards (+ #), spaces or empty levels; {site} is replaced; default cityedge/v1/{site}',
+  })),
   client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   username: Type.Optional(Type.String()),
   password: Type.Optional(Type.String()),

@@ -75,11 +75,14 @@ function checkUnits(c: Config, add: (p: KeyPath, m: string, h?: string) => void)
   };
   if (c.buffer?.max_bytes !== undefined) tryParse(['buffer', 'max_bytes'], () => byteSize(c.buffer!.max_bytes!));
   if (c.buffer?.max_age !== undefined) tryParse(['buffer', 'max_age'], () => durationMs(c.buffer!.max_age!));
+  const checkInterval = (path: KeyPath, value: number | string | undefined, pollMs: number) => {
+    if (value === undefined) return;
+    const ms = durationMs(value);
+    if (ms < pollMs) add(path, `max_interval (${ms} ms) is shorter than poll_ms (${pollMs})`, 'integrity reports cannot come faster than polls');
+  };
   c.devices.forEach((d, di) => {
-    if (d.max_interval !== undefined) {
-      const ms = durationMs(d.max_interval);
-      if (ms < d.poll_ms) add(['devices', di, 'max_interval'], `max_interval (${ms} ms) is shorter than poll_ms (${d.poll_ms})`, 'integrity reports cannot come faster than polls');
-    }
+    checkInterval(['devices', di, 'max_interval'], d.max_interval, d.poll_ms);
+    d.tags.forEach((t, ti) => checkInterval(['devices', di, 'tags', ti, 'max_interval'], t.max_interval, d.poll_ms));
   });
 }
 

@@ -7,7 +7,7 @@ let compiled: ValidateFunction | undefined;
 
 export function compileValidator(): ValidateFunction {
   // useDefaults fills keys the file leaves out, so the frozen config is complete.
-  compiled ??= new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false }).compile(ConfigSchema);
+  compiled ??= new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false, strictNumbers: true }).compile(ConfigSchema);
   return compiled;
 }
 
@@ -56,7 +56,7 @@ function describe(e: ErrorObject): RawIssue {
       return { path, message: `${JSON.stringify(e.data)} is not allowed`,
         hint: `one of: ${(p.allowedValues as unknown[]).map((v) => String(v)).join(', ')}` };
     case 'type':
-      return { path, message: `expected ${String(p.type)}, got ${JSON.stringify(e.data)}`,
+      return { path, message: `expected ${String(p.type)}, got ${show(e.data)}`,
         ...(parent.description ? { hint: parent.description } : {}) };
     case 'pattern':
       return { path, message: `${JSON.stringify(e.data)} has the wrong form`,
@@ -70,6 +70,9 @@ function describe(e: ErrorObject): RawIssue {
         ...(parent.description ? { hint: parent.description } : {}) };
   }
 }
+
+/** JSON shows NaN and Infinity as null; a technician should see what the file says. */
+const show = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
 
 /** The known key nearest to a misspelt one (edit distance ≤ 2), for "did you mean". */
 function closest(word: string, candidates: readonly string[]): string | undefined {

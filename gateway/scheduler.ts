@@ -61,30 +61,18 @@ export class Scheduler {
         break; // aborted
       }
       const started = this.#clock.now();
-      let result: ScanResult;
+      let result: ScanResult | undefined;
       try {
         result = await d.driver.scan(signal);
       } catch (e) {
         // A driver must report faults in its result; one that throws is a bug, but it must not
         // end the loop of its device, let alone others.
         this.#log.error({ device: id, err: e }, 'driver scan threw; continuing');
-        next += d.pollMs;
-        continue;
       }
       if (signal.aborted) break;
       const ended = this.#clock.now();
-      st.scans++;
-      st.requests += result.requests;
       st.lastScanMs = ended - started;
-      st.lastScanAt = ended;
-      if (result.error) st.failedScans++;
-      const online = !result.error;
-      if (st.online !== online) {
-        if (online) this.#log.info({ device: id }, 'device online');
-        else this.#log.warn({ device: id, code: result.error?.code }, 'device offline: its tags are now quality bad');
-        st.online = online;
-      }
-      this.#onScan(id, result, ended);
+      if (result) this.#record(id, st, result, ended);
       next += d.pollMs;
       if (ended > next) {
         const missed = Math.ceil((ended - next) / d.pollMs);
@@ -96,5 +84,19 @@ export class Scheduler {
         next += missed * d.pollMs;
       }
     }
+  }
+
+  #record(id: string, st: DeviceScanStats, result: ScanResult, at: number): void {
+    st.scans++;
+    st.requests += result.requests;
+    st.lastScanAt = at;
+    if (result.error) st.failedScans++;
+    const online = !result.error;
+    if (st.online !== online) {
+      if (online) this.#log.info({ device: id }, 'device online');
+      else this.#log.warn({ device: id, code: result.error?.code }, 'device offline: its tags are now quality bad');
+      st.online = online;
+    }
+    this.#onScan(id, result, at);
   }
 }

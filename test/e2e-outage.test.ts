@@ -44,7 +44,11 @@ t.test('broker down for a while: backlog replayed as historical, nothing missing
   await waitFor(() => got.size >= 3, { what: 'live telemetry', timeoutMs: 60_000 });
 
   await broker.stop();
-  await waitFor(() => (gw.status().upstreams.city?.backlog ?? 0) >= 10, { what: 'a backlog of 10 batches', timeoutMs: 60_000 });
+  // Long enough that the oldest waiting batches are past the 5 s live grace: they are the backlog.
+  await waitFor(() => {
+    const st = gw.status();
+    return (st.upstreams.city?.backlog ?? 0) >= 10 && Date.now() - (st.journal.oldestTs ?? Date.now()) > 8000;
+  }, { what: 'a backlog older than 8 s', timeoutMs: 60_000 });
   await broker.restart();
   await waitFor(() => gw.status().upstreams.city?.connected === true && gw.status().upstreams.city?.backlog === 0,
     { what: 'backlog drained', timeoutMs: 90_000 });

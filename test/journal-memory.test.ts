@@ -48,3 +48,33 @@ t.test('bounded: the oldest are dropped and counted', async (t) => {
   t.same(j.read('city', 10).map((r) => r.points[0]!.value), [2, 3, 4], 'newest kept');
   t.equal(woke, 5, 'listeners hear every append');
 });
+
+t.test('acks for dropped records change nothing; backlog stays exact through drops and out-of-order acks', async (t) => {
+  const j = new MemoryJournal({ maxPoints: 3 });
+  j.openCursor('city');
+  const recs = [0, 1, 2, 3, 4].map((i) => j.append('plc1', [pt(i)]));
+  t.equal(j.backlog('city'), 3, 'two dropped, three left');
+  j.ack('city', [recs[0]!.id, recs[1]!.id]); // already dropped
+  t.equal(j.backlog('city'), 3);
+  j.ack('city', [recs[3]!.id]);
+  t.equal(j.backlog('city'), 2);
+  t.same(j.read('city', 10).map((r) => r.id), [recs[2]!.id, recs[4]!.id]);
+  j.ack('city', [recs[2]!.id, recs[4]!.id]);
+  t.equal(j.backlog('city'), 0);
+  t.equal(j.stats().records, 0);
+});
+
+t.test('one upstream down does not hold back or lose data for the other', async (t) => {
+  const j = new MemoryJournal({ maxPoints: 2_000_000 });
+  j.openCursor('city');
+  j.openCursor('district'); // down: never acks
+  for (let i = 0; i < 100_000; i++) {
+    const r = j.append('plc1', [pt(i)]);
+    if (j.read('city', 32)[0]?.id !== r.id) t.fail(`city does not read record ${r.id} next`);
+    j.ack('city', [r.id]);
+  }
+  t.equal(j.backlog('city'), 0);
+  t.equal(j.backlog('district'), 100_000);
+  t.equal(j.stats().records, 100_000, 'kept for the upstream that has not acked');
+  t.same(j.read('district', 3).map((r) => r.points[0]!.value), [0, 1, 2], 'district gets everything from the start');
+});

@@ -76,3 +76,24 @@ t.test('a failing device does not hold back a healthy one', async (t) => {
   t.equal(sch.stats().get('good')?.online, true);
   t.ok(seen.includes('bad:bad') && seen.includes('good:good'));
 });
+
+t.test('a driver that throws does not end its loop, and a slow throw is an overrun like any scan', async (t) => {
+  const clock = new FakeClock(0);
+  const starts: number[] = [];
+  const driver: DeviceDriver = {
+    deviceId: 'buggy', requestsPerScan: 1, readPlan: () => [], close: async () => {},
+    async scan(signal) {
+      starts.push(clock.now());
+      await clock.sleep(starts.length === 1 ? 2500 : 10, signal).catch(() => {});
+      throw new Error('bug');
+    },
+  };
+  const ac = new AbortController();
+  const sch = new Scheduler([{ driver, pollMs: 1000 }], { clock, logger: silentLogger, onScan: () => {} });
+  sch.start(ac.signal);
+  await clock.advance(5500);
+  ac.abort();
+  await sch.stopped();
+  t.same(starts, [0, 3000, 4000, 5000], 'the loop goes on, on its grid, with no back-to-back catch-up');
+  t.equal(sch.stats().get('buggy')?.overruns, 1);
+});

@@ -11,24 +11,53 @@ import { MemoryJournal } from '../gateway/journal/memory.ts';
 import { systemClock } from '../gateway/model/clock.ts';
 import { silentLogger } from '../gateway/model/logger.ts';
 
-t.test('MQTT 5 PUBACK "not authorized": counted, kept, not acknowledged', async (t) => {
+t.test('MQTT 5 PUBACK "not authorized": counted, kept, and one refused device does not stall another', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cityedge-acl-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // The ACL lets the box write its status but not its telemetry.
-  writeFileSync(join(dir, 'acl'), 'topic write cityedge/v1/ps1/status\n');
+  writeFileSync(join(dir, 'acl'), 'topic write cityedge/v1/ps1/status\ntopic write cityedge/v1/ps1/telemetry/plc2\n');
   const broker = await startMosquitto({ t, extraConf: [`acl_file ${join(dir, 'acl')}`] });
 
   const journal = new MemoryJournal();
   const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', url: broker.url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 8 },
+    upstream: { id: 'city', url: broker.url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 4 },
     site: { id: 'ps1' }, journal, clock: systemClock, logger: silentLogger, version: '0.0.0',
   });
   const ac = new AbortController();
   const running = uplink.run(ac.signal);
   t.teardown(async () => { ac.abort(); await running; });
-  journal.append('plc1', [{ tag: 'plc1.level', value: 1, quality: 'good', ts: Date.now() }]);
-  await waitFor(() => uplink.stats().refused >= 1, { what: 'the refusal counted', timeoutMs: 30_000 });
-  t.equal(uplink.stats().acked, 0, 'nothing counted as delivered');
-  t.equal(journal.backlog('city'), 1, 'the batch is still in the journal');
+  // plc1's topic is refused; more plc1 batches than the in-flight window come first.
+  for (let i = 0; i < 6; i++) journal.append('plc1', [{ tag: 'plc1.level', value: i, quality: 'good', ts: Date.now() }]);
+  for (let i = 0; i < 6; i++) journal.append('plc2', [{ tag: 'plc2.level', value: i, quality: 'good', ts: Date.now() }]);
+  await waitFor(() => uplink.stats().acked === 6, { what: 'plc2 delivered despite plc1 refused', timeoutMs: 30_000 });
+  await waitFor(() => uplink.stats().refused === 6, { what: 'each refused plc1 batch counted', timeoutMs: 30_000 });
+  t.equal(journal.backlog('city'), 6, 'the refused batches are still in the journal');
+  t.same(journal.read('city', 10).map((r) => r.device), Array(6).fill('plc1'));
   t.equal(uplink.stats().connected, true, 'the link stays up');
+});
+
+t.test('stop returns even when the broker stops acknowledging', async (t) => {
+  const { createServer } = await import('node:net');
+  // A broker that accepts the connection (MQTT 3.1.1 CONNACK) and then ignores everything.
+  const server = createServer((sock) => {
+    sock.once('data', () => sock.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => { server.close(); });
+  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const journal = new MemoryJournal();
+  const uplink = new MqttJsonUplink({
+    upstream: { id: 'city', url, format: 'json', protocol_version: 4, keepalive_s: 30, inflight: 4 },
+    site: { id: 'ps1' }, journal, clock: systemClock, logger: silentLogger, version: '0.0.0',
+  });
+  const ac = new AbortController();
+  const running = uplink.run(ac.signal);
+  await waitFor(() => uplink.stats().connected, { what: 'connected' });
+  journal.append('plc1', [{ tag: 'plc1.level', value: 1, quality: 'good', ts: Date.now() }]);
+  await waitFor(() => uplink.stats().published === 1, { what: 'published' });
+  ac.abort();
+  const outcome = await Promise.race([running.then(() => 'stopped'), new Promise((r) => setTimeout(r, 30_000, 'hung'))]);
+  t.equal(outcome, 'stopped', 'run() resolves within seconds of the abort');
+  t.equal(journal.backlog('city'), 1, 'the unacknowledged batch stays in the journal');
 });

@@ -24,10 +24,10 @@ export class ModbusConnection {
   get isOpen(): boolean { return this.#client?.isOpen ?? false; }
 
   async connect(signal: AbortSignal): Promise<void> {
-    await this.close();
+    this.close();
     const client = new ModbusClient();
     const { host, port, unit, timeoutMs } = this.#o;
-    const onAbort = () => client.close(() => {});
+    const onAbort = () => client.destroy(() => {});
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       // modbus-serial's connectTCP has its own timeout option, but it leaves the socket half-open
@@ -35,7 +35,7 @@ export class ModbusConnection {
       await withTimeout(client.connectTCP(host, { port, timeout: timeoutMs }), timeoutMs,
         () => new CodedError('CE_ERR_MODBUS_CONNECT', `${host}:${port} did not accept a connection within ${timeoutMs} ms`));
     } catch (e) {
-      client.close(() => {});
+      client.destroy(() => {});
       if (e instanceof CodedError) throw e;
       throw new CodedError('CE_ERR_MODBUS_CONNECT', `${host}:${port}: ${(e as Error).message}`, {}, { cause: e });
     } finally {
@@ -64,17 +64,13 @@ export class ModbusConnection {
     });
   }
 
-  async close(): Promise<void> {
+  close(): void {
     const c = this.#client;
     this.#client = undefined;
-    if (!c) return;
-    // modbus-serial calls back only when a 'close' event follows; on a socket the peer already
-    // closed none comes, so do not wait for it then, and never wait long.
-    if (!c.isOpen) { c.close(() => {}); return; }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 1000);
-      c.close(() => { clearTimeout(timer); resolve(); });
-    });
+    // destroy, not close: close() is a polite FIN whose callback never comes on a socket the peer
+    // already closed, and leaves a half-open socket behind when the cable is gone. destroy also
+    // fails any request still waiting, so nothing hangs on it.
+    c?.destroy(() => {});
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -89,6 +85,7 @@ export class ModbusConnection {
       const code = err.modbusCode === 2 ? 'CE_ERR_MODBUS_ILLEGAL_ADDRESS' : 'CE_ERR_MODBUS_EXCEPTION';
       return new CodedError(code, `${what}: exception ${err.modbusCode.toString(16).padStart(2, '0')}`, { exception: err.modbusCode });
     }
+    if (!this.#client?.isOpen) return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: the device closed the connection`);
     if (err.name === 'TransactionTimedOutError' || err.errno === 'ETIMEDOUT') {
       return new CodedError('CE_ERR_MODBUS_TIMEOUT', `${what}: no answer within ${this.#o.timeoutMs} ms`);
     }

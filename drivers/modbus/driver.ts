@@ -34,6 +34,8 @@ export class ModbusTcpDriver implements DeviceDriver {
   /** Tags that drew exception 02 on their own, by tag names: tried again only every isolatedRetryMs. */
   readonly #isolated = new Map<string, { req: ReadRequest; error: CodedError; retryAt: number }>();
   #plan: ReadRequest[];
+  /** Addresses a request must not reach across: gaps that drew exception 02 when bridged. */
+  readonly #barriers: { table: string; at: number }[] = [];
   /** Set when a tag was isolated or answered again: the plan is rebuilt after the scan. */
   #planStale = false;
   #nextConnectAt = 0;
@@ -71,12 +73,15 @@ export class ModbusTcpDriver implements DeviceDriver {
     for (const req of this.#plan) {
       if (signal.aborted) break;
       try {
-        requests += await this.#read(req, read, tagErrors);
+        requests += (await this.#read(req, read, tagErrors)).requests;
       } catch (e) {
         // Timeout or lost connection: the device as a whole is gone for this scan. Drop the
         // connection so the next scan starts clean instead of reading late answers.
         const err = isCoded(e) ? e : new CodedError('CE_ERR_DEVICE_DISCONNECTED', String(e));
-        await this.#conn.close();
+        this.#conn.close();
+        // Back off before reconnecting, as after a refused connect: a device that accepts and
+        // then never answers must not be reconnected every scan (serial gateways have 2–4 slots).
+        this.#nextConnectAt = this.#clock.now() + this.#backoff.next();
         this.#deviceFailed(err);
         return this.#allBad(err, requests + 1);
       }
@@ -94,7 +99,8 @@ export class ModbusTcpDriver implements DeviceDriver {
 
   /**
    * The plan: every healthy tag merged as tightly as the limits allow, never across an isolated
-   * address (bridging a gap over it would draw exception 02 again), plus one request per isolated tag.
+   * address or an unreadable gap (bridging it would draw exception 02 again), plus one request per
+   * isolated tag.
    */
   #buildPlan(): ReadRequest[] {
     const limits = {
@@ -107,7 +113,8 @@ export class ModbusTcpDriver implements DeviceDriver {
     const segments = new Map<string, PlanTag[]>();
     for (const t of this.#tags) {
       if (badNames.has(t.cfg.name)) continue;
-      const barrier = bad.filter((r) => r.table === t.plan.table && r.start <= t.plan.index).length;
+      const barrier = bad.filter((r) => r.table === t.plan.table && r.start <= t.plan.index).length +
+        this.#barriers.filter((b) => b.table === t.plan.table && b.at <= t.plan.index).length;
       const key = `${t.plan.table}/${barrier}`;
       const seg = segments.get(key);
       if (seg) seg.push(t.plan); else segments.set(key, [t.plan]);
@@ -116,14 +123,13 @@ export class ModbusTcpDriver implements DeviceDriver {
     return [...plan, ...bad].sort((a, b) => TABLES.indexOf(a.table) - TABLES.indexOf(b.table) || a.start - b.start);
   }
 
-  async close(): Promise<void> { await this.#conn.close(); }
+  async close(): Promise<void> { this.#conn.close(); }
 
   async #connect(signal: AbortSignal): Promise<CodedError | undefined> {
     const now = this.#clock.now();
     if (now < this.#nextConnectAt) return this.#lastError;
     try {
       await this.#conn.connect(signal);
-      this.#backoff.reset();
       return undefined;
     } catch (e) {
       const err = isCoded(e) ? e : new CodedError('CE_ERR_MODBUS_CONNECT', String(e));
@@ -134,12 +140,12 @@ export class ModbusTcpDriver implements DeviceDriver {
   }
 
   /** Reads one request; on exception 02 bisects it so a bad tag cannot poison its neighbours. */
-  async #read(req: ReadRequest, out: Map<string, Sample>, errors: Map<string, CodedError>): Promise<number> {
+  async #read(req: ReadRequest, out: Map<string, Sample>, errors: Map<string, CodedError>): Promise<{ requests: number; clean: boolean }> {
     const key = isolationKey(req);
     const isolated = this.#isolated.get(key);
     if (isolated && this.#clock.now() < isolated.retryAt) {
       this.#markBad(req, isolated.error, out, errors);
-      return 0;
+      return { requests: 0, clean: false };
     }
     try {
       const res = await this.#conn.read(req.table, req.start, req.count);
@@ -157,7 +163,7 @@ export class ModbusTcpDriver implements DeviceDriver {
           : this.#decode(t, res.data.slice(off, off + pt.span), ts, errors);
         out.set(pt.name, sample);
       }
-      return 1;
+      return { requests: 1, clean: true };
     } catch (e) {
       if (isCoded(e, 'CE_ERR_MODBUS_ILLEGAL_ADDRESS')) {
         const parts = splitRequest(req);
@@ -167,17 +173,30 @@ export class ModbusTcpDriver implements DeviceDriver {
           this.#isolated.set(key, { req, error: err, retryAt: this.#clock.now() + this.#isolatedRetryMs });
           if (!isolated) this.#planStale = true;
           this.#markBad(req, err, out, errors);
-          return 1;
+          return { requests: 1, clean: false };
         }
         let requests = 1;
-        for (const p of parts) requests += await this.#read(p, out, errors);
-        return requests;
+        let clean = true;
+        for (const p of parts) {
+          const r = await this.#read(p, out, errors);
+          requests += r.requests;
+          clean &&= r.clean;
+        }
+        // Both halves read fine, so the address the device lacks lies in the gap the request had
+        // bridged (max_gap): never bridge it again.
+        const [a, b] = parts;
+        if (clean && a && b && a.start + a.count < b.start) {
+          this.#barriers.push({ table: b.table, at: b.start });
+          this.#planStale = true;
+          this.#log.warn({ table: b.table, from: a.start + a.count, to: b.start - 1 }, 'unreadable gap: no longer bridged');
+        }
+        return { requests, clean: false };
       }
       if (isCoded(e, 'CE_ERR_MODBUS_EXCEPTION')) {
         // Server busy, device failure and the like concern this request only; the rest of the
         // scan goes on. Quality bad: we have no fresh value to give.
         this.#markBad(req, e, out, errors);
-        return 1;
+        return { requests: 1, clean: true };
       }
       throw e;
     }
@@ -217,6 +236,7 @@ export class ModbusTcpDriver implements DeviceDriver {
   }
 
   #deviceOk(): void {
+    this.#backoff.reset();
     if (this.#lastError) this.#log.info('device answers again');
     this.#lastError = undefined;
   }

@@ -8,15 +8,24 @@ import type { Journal, JournalRecord, JournalStats } from './journal.ts';
 
 export interface MemoryJournalOptions { clock?: Clock; maxPoints?: number }
 
+/**
+ * What one upstream has acknowledged: every id up to `low`, plus the ids above it acked out of
+ * order (QoS 1 acks within the in-flight window). Reads start after `low`, so a cursor that is
+ * up to date costs nothing however much another, stalled upstream holds in the journal.
+ */
+interface Cursor { low: number; above: Set<number> }
+
 export class MemoryJournal implements Journal {
   readonly #clock: Clock;
   readonly #maxPoints: number;
+  /** Records in id order; `#head` is the first live one (shifting a big array on every delete is O(n)). */
   #records: JournalRecord[] = [];
+  #head = 0;
   #points = 0;
   #nextId = 1;
   readonly #seq = new Map<string, number>();
   readonly #seqBase: number;
-  readonly #acked = new Map<string, Set<number>>();
+  readonly #cursors = new Map<string, Cursor>();
   readonly #listeners = new Set<() => void>();
   #appended = 0;
   #dropped = 0;
@@ -26,7 +35,8 @@ export class MemoryJournal implements Journal {
     this.#maxPoints = opts.maxPoints ?? 1_000_000;
     // Nothing is stored across restarts, yet seq must keep increasing so consumers that drop
     // duplicates by (device, seq) do not drop a restarted box's data. Starting from the clock in
-    // milliseconds does it: a device appends far less than one batch per millisecond.
+    // milliseconds does it while the clock is right: a device appends far less than one batch per
+    // millisecond. (A clock set back across a restart breaks this; the durable journal stores seq.)
     this.#seqBase = this.#clock.now();
   }
 
@@ -37,46 +47,45 @@ export class MemoryJournal implements Journal {
     this.#records.push(rec);
     this.#points += points.length;
     this.#appended++;
-    while (this.#points > this.#maxPoints && this.#records.length > 1) this.#dropOldest();
+    while (this.#points > this.#maxPoints && this.#size() > 1) {
+      this.#removeFirst();
+      this.#dropped++;
+    }
     for (const l of this.#listeners) l();
     return rec;
   }
 
   openCursor(upstream: string): void {
-    if (!this.#acked.has(upstream)) this.#acked.set(upstream, new Set());
+    if (!this.#cursors.has(upstream)) this.#cursors.set(upstream, { low: this.#firstId() - 1, above: new Set() });
   }
 
   read(upstream: string, limit: number, skip?: ReadonlySet<number>): JournalRecord[] {
-    const acked = this.#cursor(upstream);
+    const c = this.#cursor(upstream);
     const out: JournalRecord[] = [];
-    for (const r of this.#records) {
-      if (out.length >= limit) break;
-      if (!acked.has(r.id) && !skip?.has(r.id)) out.push(r);
+    for (let i = this.#indexAfter(c.low); i < this.#records.length && out.length < limit; i++) {
+      const r = this.#records[i]!;
+      if (!c.above.has(r.id) && !skip?.has(r.id)) out.push(r);
     }
     return out;
   }
 
   ack(upstream: string, ids: Iterable<number>): void {
-    const acked = this.#cursor(upstream);
-    for (const id of ids) acked.add(id);
-    // A record leaves once every upstream has it; records are in id order, so trim from the front.
-    while (this.#records.length > 0) {
-      const first = this.#records[0]!;
-      if (![...this.#acked.values()].every((s) => s.has(first.id))) break;
-      this.#remove();
-    }
+    const c = this.#cursor(upstream);
+    const first = this.#firstId();
+    // An ack for a record already dropped (quota) or acked changes nothing.
+    for (const id of ids) if (id > c.low && id >= first && id < this.#nextId) c.above.add(id);
+    this.#advance(c);
+    this.#trim();
   }
 
   backlog(upstream: string): number {
-    const acked = this.#cursor(upstream);
-    let n = 0;
-    for (const r of this.#records) if (!acked.has(r.id)) n++;
-    return n;
+    const c = this.#cursor(upstream);
+    return this.#records.length - this.#indexAfter(c.low) - c.above.size;
   }
 
   stats(): JournalStats {
     return {
-      records: this.#records.length, points: this.#points, oldestTs: this.#records[0]?.ts,
+      records: this.#size(), points: this.#points, oldestTs: this.#records[this.#head]?.ts,
       appended: this.#appended, dropped: this.#dropped,
     };
   }
@@ -88,20 +97,54 @@ export class MemoryJournal implements Journal {
 
   async close(): Promise<void> { this.#listeners.clear(); }
 
-  #cursor(upstream: string): Set<number> {
-    const c = this.#acked.get(upstream);
+  #cursor(upstream: string): Cursor {
+    const c = this.#cursors.get(upstream);
     if (!c) throw new Error(`journal: no cursor "${upstream}"; call openCursor first`);
     return c;
   }
 
-  #dropOldest(): void {
-    this.#remove();
-    this.#dropped++;
+  #size(): number { return this.#records.length - this.#head; }
+  #firstId(): number { return this.#records[this.#head]?.id ?? this.#nextId; }
+
+  /** Index of the first live record with an id above `id` (ids are increasing: binary search). */
+  #indexAfter(id: number): number {
+    let lo = this.#head;
+    let hi = this.#records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#records[mid]!.id <= id) lo = mid + 1; else hi = mid;
+    }
+    return lo;
   }
 
-  #remove(): void {
-    const r = this.#records.shift()!;
+  /** Moves the low-water mark over ids acked in a row, or dropped under it. */
+  #advance(c: Cursor): void {
+    for (let i = this.#indexAfter(c.low); i < this.#records.length; i++) {
+      const id = this.#records[i]!.id;
+      if (!c.above.delete(id)) break;
+      c.low = id;
+    }
+  }
+
+  /** A record leaves once every upstream has it; records are in id order, so trim from the front. */
+  #trim(): void {
+    if (this.#cursors.size === 0) return;
+    let minLow = Infinity;
+    for (const c of this.#cursors.values()) minLow = Math.min(minLow, c.low);
+    while (this.#size() > 0 && this.#records[this.#head]!.id <= minLow) this.#removeFirst();
+  }
+
+  #removeFirst(): void {
+    const r = this.#records[this.#head++]!;
     this.#points -= r.points.length;
-    for (const s of this.#acked.values()) s.delete(r.id);
+    for (const c of this.#cursors.values()) {
+      c.above.delete(r.id);
+      // A dropped record counts as passed for every cursor, or its low-water mark would stall below it.
+      if (c.low < r.id) { c.low = r.id; this.#advance(c); }
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
+      this.#records = this.#records.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }
