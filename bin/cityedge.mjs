@@ -1,6 +1,89 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so `npx cityedge` works right after
-// `npm install` with no build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('../gateway/cli/main.ts');
+// The `cityedge` command. The TypeScript sources are bundled by esbuild into one cached ES module
+// on first use and again whenever a source is newer, then imported as plain JavaScript: no build
+// step after `npm install`, and no loader on the box. (A loader such as tsx costs for ever: on
+// Node 20 its hooks run in a thread of their own with its own heap, tens of MB of RSS, and every
+// import goes through it.) Where the cache cannot be written, it falls back to tsx.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SOURCE_DIRS = ['gateway', 'drivers', 'cloud-sync', 'config', 'simulators'];
+const ENTRY = join(ROOT, 'gateway', 'cli', 'main.ts');
+const CACHE = join(ROOT, 'node_modules', '.cache', 'cityedge');
+
+function newestSource(dir, newest = 0) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = newestSource(p, newest);
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** The build folder for the current sources: named after the newest source, so a change makes a new one. */
+function buildDir() {
+  const newest = Math.max(statSync(join(ROOT, 'package.json')).mtimeMs, ...SOURCE_DIRS.map((d) => newestSource(join(ROOT, d))));
+  return join(CACHE, `build-${Math.floor(newest)}`);
+}
+
+async function bundle(dir) {
+  const { build } = await import('esbuild');
+  const tmp = `${dir}.${process.pid}.tmp`;
+  mkdirSync(CACHE, { recursive: true });
+  await build({
+    entryPoints: { main: ENTRY },
+    outdir: tmp,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    // Each verb's code and dependencies load only when that verb runs: `run` does not carry the
+    // demo's broker or the simulators.
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+    plugins: [{
+      // Sources find files next to them (package.json, example configs) through import.meta.url;
+      // in a bundle that would be the bundle's own location, so each file keeps its own.
+      name: 'source-location',
+      setup(b) {
+        b.onLoad({ filter: /\.ts$/ }, (args) => {
+          const url = pathToFileURL(args.path).href;
+          const contents = readFileSync(args.path, 'utf8')
+            .replaceAll('import.meta.url', JSON.stringify(url))
+            .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)));
+          return { contents, loader: 'ts' };
+        });
+      },
+    }],
+  });
+  // Renaming the folder is atomic: two commands started at once never import a half-written
+  // build. If another one got there first, its build is as good as ours.
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const old of readdirSync(CACHE)) {
+    if (old.startsWith('build-') && join(CACHE, old) !== dir && !old.endsWith('.tmp')) rmSync(join(CACHE, old), { recursive: true, force: true });
+  }
+}
+
+let main;
+try {
+  const dir = buildDir();
+  if (!existsSync(join(dir, 'main.mjs'))) await bundle(dir);
+  main = join(dir, 'main.mjs');
+} catch (e) {
+  if (process.env.CITYEDGE_DEBUG) console.error('cityedge: bundling failed, running through tsx:', e);
+}
+if (main) {
+  await import(pathToFileURL(main).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(pathToFileURL(ENTRY).href);
+}

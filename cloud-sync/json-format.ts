@@ -21,20 +21,36 @@ export interface TelemetryPayload {
   points: { tag: string; v: number | boolean | string | null; q: string; t: number }[];
 }
 
-export function telemetryPayload(site: string, rec: JournalRecord, historical: boolean): TelemetryPayload {
-  return {
-    site,
-    device: rec.device,
-    seq: rec.seq,
-    historical,
-    points: rec.points.map((p) => ({
-      // The topic names the device; the point carries the tag's own name.
-      tag: p.tag.slice(p.tag.indexOf('.') + 1),
-      v: p.value,
-      q: p.quality,
-      t: p.ts,
-    })),
-  };
+// `device.tag` → the tag's name as a JSON string, computed once per tag rather than per point.
+const quotedNames = new Map<string, string>();
+function quotedName(path: string): string {
+  let q = quotedNames.get(path);
+  if (q === undefined) {
+    // The topic names the device; the point carries the tag's own name.
+    q = JSON.stringify(path.slice(path.indexOf('.') + 1));
+    quotedNames.set(path, q);
+  }
+  return q;
+}
+
+function jsonValue(v: JournalRecord['points'][number]['value']): string {
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return v === null ? 'null' : String(v);
+}
+
+/**
+ * The telemetry payload (TelemetryPayload) as JSON text. Written out directly rather than through
+ * an object per point and JSON.stringify: this runs for every point the box publishes.
+ */
+export function telemetryJson(site: string, rec: JournalRecord, historical: boolean): string {
+  let out = `{"site":${JSON.stringify(site)},"device":${JSON.stringify(rec.device)},"seq":${rec.seq},"historical":${historical},"points":[`;
+  const pts = rec.points;
+  for (let i = 0; i < pts.length; i++) {
+    const p = pts[i]!;
+    out += `${i === 0 ? '' : ','}{"tag":${quotedName(p.tag)},"v":${jsonValue(p.value)},"q":"${p.quality}","t":${p.ts}}`;
+  }
+  return `${out}]}`;
 }
 
 export const onlinePayload = (version: string, ts: number) => JSON.stringify({ online: true, version, ts });

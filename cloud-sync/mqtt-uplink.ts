@@ -5,7 +5,7 @@
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Journal, JournalRecord } from '../gateway/journal/journal.ts';
 import { Backoff, CodedError, type Clock, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
-import { offlinePayload, onlinePayload, telemetryPayload, topicPrefix, topics } from './json-format.ts';
+import { offlinePayload, onlinePayload, telemetryJson, topicPrefix, topics } from './json-format.ts';
 
 const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
@@ -167,7 +167,7 @@ export class MqttJsonUplink {
 
   #publish(client: MqttClient, rec: JournalRecord, historical: boolean, link: Link, signal: AbortSignal): void {
     link.inflight.add(rec.id);
-    const payload = JSON.stringify(telemetryPayload(this.#o.site.id, rec, historical));
+    const payload = telemetryJson(this.#o.site.id, rec, historical);
     this.#s.published++;
     client.publish(this.#topics.telemetry(rec.device), payload, { qos: 1 }, (err) => {
       if (!link.open) return; // the next connection sends it again from the journal

@@ -6,7 +6,7 @@ import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { ReportByException, type RbeSetting } from './rbe.ts';
 import {
   CodedError, durationMs, silentLogger, systemClock, tagPath,
-  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger, type Sample,
+  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger,
 } from './model/index.ts';
 import { ModbusTcpDriver } from '../drivers/modbus/driver.ts';
 import { MqttJsonUplink, type UplinkStats } from '../cloud-sync/mqtt-uplink.ts';
@@ -23,8 +23,6 @@ export interface GatewayStatus {
 }
 
 export interface Gateway {
-  /** The latest sample of every tag, by `device.tag`. */
-  readonly latest: ReadonlyMap<string, Sample>;
   readonly drivers: readonly DeviceDriver[];
   status(): GatewayStatus;
   stop(): Promise<void>;
@@ -58,7 +56,6 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const logger = deps.logger ?? silentLogger;
   const journal = deps.journal ?? new MemoryJournal({ clock });
   const abort = new AbortController();
-  const latest = new Map<string, Sample>();
   const rbe = new ReportByException(rbeSettings(config));
 
   const devices = config.devices.filter((d) => d.enabled);
@@ -73,7 +70,6 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     {
       clock, logger,
       onScan: (device, result, at) => {
-        for (const s of result.samples) latest.set(s.tag, s);
         const changed = rbe.filter(result.samples, at);
         if (changed.length > 0) journal.append(device, changed);
       },
@@ -84,7 +80,6 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
 
   return {
-    latest,
     drivers,
     status: () => ({
       site: config.site.id,

@@ -22,8 +22,17 @@ export class ReportByException {
     const out: Sample[] = [];
     for (const s of samples) {
       const last = this.#last.get(s.tag);
-      if (last && !this.#due(s, last, now)) continue;
-      this.#last.set(s.tag, { value: s.value, quality: s.quality, at: now });
+      if (!last) {
+        this.#last.set(s.tag, { value: s.value, quality: s.quality, at: now });
+      } else if (this.#due(s, last, now)) {
+        // Updated in place: this runs for every published point, and a new object each time is
+        // garbage at the rate of the whole box's telemetry.
+        last.value = s.value;
+        last.quality = s.quality;
+        last.at = now;
+      } else {
+        continue;
+      }
       out.push(s);
     }
     return out;

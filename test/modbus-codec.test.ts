@@ -278,3 +278,13 @@ t.test('decode refuses too few registers', async (t) => {
   t.throws(() => decodeRegisters([], { type: 'bool' }), RangeError);
   t.equal(decodeRegisters(new Uint16Array([0x47f1, 0x2000]), { type: 'float32' }), 123456, 'typed arrays work too');
 });
+
+t.test('decoding at an offset into a response reads the same as a copy of the words', async (t) => {
+  const response = [0xffff, 0x2000, 0x47f1, 0x1234, 0x4349, 0x5459, 7];
+  t.equal(decodeRegisters(response, { type: 'float32', order: 'CDAB' }, 1), 123456);
+  t.equal(decodeRegisters(response, { type: 'uint16' }, 3), 0x1234);
+  t.equal(decodeRegisters(response, { type: 'string', length: 2 }, 4), 'CITY');
+  t.equal(decodeRegisters(response, { type: 'bool', bit: 0 }, 6), true);
+  t.equal(decodeRegisters(response, { type: 'int16' }, 0), -1);
+  t.throws(() => decodeRegisters(response, { type: 'float64' }, 5), RangeError, 'runs past the response');
+});

@@ -39,12 +39,16 @@ export interface ValueFormat { type: TagType; order?: WordOrder; scale?: number;
 // scratch always holds the value in ABCD order.
 const scratch = new DataView(new ArrayBuffer(8));
 
-/** regs: the 16-bit words as read, in address order, starting at the tag's address. */
-export function decodeRegisters(regs: ArrayLike<number>, fmt: ValueFormat): number | boolean | string {
+/**
+ * regs: the 16-bit words as read, in address order; the tag's value starts at index `at` (so a
+ * driver decodes every tag of a request from the one response, without copying).
+ */
+export function decodeRegisters(regs: ArrayLike<number>, fmt: ValueFormat, at = 0): number | boolean | string {
   const span = checkFormat(fmt);
-  if (regs.length < span) {
-    throw new RangeError(`${fmt.type} needs ${span} register${span === 1 ? '' : 's'}, got ${regs.length}`);
+  if (regs.length - at < span) {
+    throw new RangeError(`${fmt.type} needs ${span} register${span === 1 ? '' : 's'}, got ${Math.max(0, regs.length - at)}`);
   }
+  base = at;
   switch (fmt.type) {
     case 'bool': {
       const w = word(regs, 0);
@@ -153,7 +157,9 @@ function arrangement(order: WordOrder | undefined): { reverse: boolean; swap: bo
 const swap16 = (w: number): number => ((w & 0xff) << 8) | (w >> 8);
 
 /** A register as a 16-bit unsigned word; a stray negative from a caller is taken as two's complement. */
-const word = (regs: ArrayLike<number>, i: number): number => (regs[i] ?? 0) & 0xffff;
+/** Index of the value's first word in the array being decoded (set by decodeRegisters; synchronous). */
+let base = 0;
+const word = (regs: ArrayLike<number>, i: number): number => (regs[base + i] ?? 0) & 0xffff;
 
 /** Puts `n` words as read into the scratch in ABCD order. */
 function load(regs: ArrayLike<number>, n: number, order: WordOrder | undefined): void {

@@ -60,6 +60,8 @@ export class ModbusConnection {
         }
       } catch (e) {
         throw this.#coded(e, `${table}:${start}+${count}`);
+      } finally {
+        forgetTransactions(c);
       }
     });
   }
@@ -91,6 +93,18 @@ export class ModbusConnection {
     }
     return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: ${err.message ?? String(e)}`);
   }
+}
+
+/**
+ * modbus-serial keeps every transaction (request, responses, callback, decoded data) in a table of
+ * 256 slots per connection until the slot is reused. At 4 requests/s that is a minute of garbage
+ * per device that outlives the young generation, so V8 promotes it and RSS climbs (measured: about
+ * 1 MB/s for 20 PLCs × 500 registers). Requests here are strictly one at a time and a late answer
+ * after a timeout closes the connection anyway, so a finished transaction can go at once.
+ */
+function forgetTransactions(client: ModbusRTU): void {
+  const internals = client as unknown as { _transactions?: Record<number, unknown> };
+  if (internals._transactions) internals._transactions = {};
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -18,6 +18,7 @@ export interface ModbusDriverOptions {
 
 const TABLES = ['hr', 'ir', 'co', 'di'];
 const isolationKey = (req: ReadRequest): string => req.tags.map((t) => t.name).join(',');
+const noneIsolated = new Map<string, never>();
 
 interface TagState { cfg: ModbusTagConfig; path: string; addr: ModbusAddress; fmt: ValueFormat; plan: PlanTag }
 
@@ -141,8 +142,9 @@ export class ModbusTcpDriver implements DeviceDriver {
 
   /** Reads one request; on exception 02 bisects it so a bad tag cannot poison its neighbours. */
   async #read(req: ReadRequest, out: Map<string, Sample>, errors: Map<string, CodedError>): Promise<{ requests: number; clean: boolean }> {
-    const key = isolationKey(req);
-    const isolated = this.#isolated.get(key);
+    // The key is built only when some tag is isolated: this runs for every request of every scan.
+    const key = this.#isolated.size > 0 ? isolationKey(req) : '';
+    const isolated = (this.#isolated.size > 0 ? this.#isolated : noneIsolated).get(key);
     if (isolated && this.#clock.now() < isolated.retryAt) {
       this.#markBad(req, isolated.error, out, errors);
       return { requests: 0, clean: false };
@@ -160,7 +162,7 @@ export class ModbusTcpDriver implements DeviceDriver {
         const off = pt.index - req.start;
         const sample = res.kind === 'bits'
           ? { tag: t.path, value: res.data[off] ?? null, quality: res.data[off] === undefined ? 'bad' as const : 'good' as const, ts }
-          : this.#decode(t, res.data.slice(off, off + pt.span), ts, errors);
+          : this.#decode(t, res.data, off, ts, errors);
         out.set(pt.name, sample);
       }
       return { requests: 1, clean: true };
@@ -168,6 +170,7 @@ export class ModbusTcpDriver implements DeviceDriver {
       if (isCoded(e, 'CE_ERR_MODBUS_ILLEGAL_ADDRESS')) {
         const parts = splitRequest(req);
         if (parts.length === 1) {
+          const key = isolationKey(req);
           const err = new CodedError('CE_ERR_MODBUS_ILLEGAL_ADDRESS', `${this.deviceId}: ${key} at ${req.table}:${req.start}`);
           if (!isolated) this.#log.warn({ tags: key, code: err.code }, 'tag isolated: the device has no such address');
           this.#isolated.set(key, { req, error: err, retryAt: this.#clock.now() + this.#isolatedRetryMs });
@@ -202,9 +205,9 @@ export class ModbusTcpDriver implements DeviceDriver {
     }
   }
 
-  #decode(t: TagState, words: number[], ts: number, errors: Map<string, CodedError>): Sample {
+  #decode(t: TagState, words: number[], at: number, ts: number, errors: Map<string, CodedError>): Sample {
     try {
-      const value = decodeRegisters(words, t.fmt);
+      const value = decodeRegisters(words, t.fmt, at);
       if (typeof value === 'number' && !Number.isFinite(value)) {
         // A float register holding NaN or ±Inf is how many instruments say "sensor fault".
         errors.set(t.cfg.name, new CodedError('CE_ERR_MODBUS_DECODE', `${t.path} read ${value}`));

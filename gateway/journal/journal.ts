@@ -23,7 +23,7 @@ export interface JournalStats {
 }
 
 export interface Journal {
-  /** Appends one batch of a device's samples and gives it the device's next seq. */
+  /** Appends one batch of a device's samples and gives it the device's next seq. The journal keeps `points` as given: the caller must not change the array afterwards. */
   append(device: string, points: readonly Sample[]): JournalRecord;
   /** Registers an upstream; records are kept until every registered upstream has acknowledged them. */
   openCursor(upstream: string): void;

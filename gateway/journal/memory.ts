@@ -43,7 +43,8 @@ export class MemoryJournal implements Journal {
   append(device: string, points: readonly Sample[]): JournalRecord {
     const seq = (this.#seq.get(device) ?? this.#seqBase) + 1;
     this.#seq.set(device, seq);
-    const rec: JournalRecord = { id: this.#nextId++, device, seq, ts: this.#clock.now(), points: [...points] };
+    // The caller hands over the array (the scheduler builds a new one per scan): no copy.
+    const rec: JournalRecord = { id: this.#nextId++, device, seq, ts: this.#clock.now(), points };
     this.#records.push(rec);
     this.#points += points.length;
     this.#appended++;

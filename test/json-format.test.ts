@@ -1,0 +1,37 @@
+// The telemetry payload is written as text by hand for speed; it must be exactly the JSON of the
+// contract in docs/mqtt.md, whatever the values.
+import t from 'tap';
+import { telemetryJson, topicPrefix, type TelemetryPayload } from '../cloud-sync/json-format.ts';
+
+t.test('telemetry JSON parses to the documented shape', async (t) => {
+  const rec = {
+    id: 7, device: 'plc1', seq: 1795327761449, ts: 1,
+    points: [
+      { tag: 'plc1.level', value: 2.31, quality: 'good' as const, ts: 1795327761447 },
+      { tag: 'plc1.run', value: true, quality: 'good' as const, ts: 1795327761447 },
+      { tag: 'plc1.name', value: 'say "水泵"\n\\', quality: 'uncertain' as const, ts: 2 },
+      { tag: 'plc1.flow', value: null, quality: 'bad' as const, ts: 3 },
+      { tag: 'plc1.neg', value: -1e-7, quality: 'good' as const, ts: 4 },
+      { tag: 'plc1.nan', value: Number.NaN, quality: 'bad' as const, ts: 5 },
+    ],
+  };
+  const parsed = JSON.parse(telemetryJson('ps-1', rec, true)) as TelemetryPayload;
+  t.same(parsed, {
+    site: 'ps-1', device: 'plc1', seq: 1795327761449, historical: true,
+    points: [
+      { tag: 'level', v: 2.31, q: 'good', t: 1795327761447 },
+      { tag: 'run', v: true, q: 'good', t: 1795327761447 },
+      { tag: 'name', v: 'say "水泵"\n\\', q: 'uncertain', t: 2 },
+      { tag: 'flow', v: null, q: 'bad', t: 3 },
+      { tag: 'neg', v: -1e-7, q: 'good', t: 4 },
+      { tag: 'nan', v: null, q: 'bad', t: 5 },
+    ],
+  });
+  t.same(JSON.parse(telemetryJson('s', { ...rec, points: [] }, false)).points, []);
+});
+
+t.test('topic prefix', async (t) => {
+  const up = { id: 'c', url: 'mqtt://x', format: 'json' as const, protocol_version: 5 as const, keepalive_s: 30, inflight: 1 };
+  t.equal(topicPrefix(up, { id: 'ps1' }), 'cityedge/v1/ps1');
+  t.equal(topicPrefix({ ...up, topic_prefix: 'city/{site}/edge/' }, { id: 'ps1' }), 'city/ps1/edge');
+});
