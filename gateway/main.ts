@@ -1,5 +1,6 @@
 // The composition root: the one file that knows the concrete drivers, the journal implementation
 // and the uplinks. Everything else sees interfaces.
+import { setMaxListeners } from 'node:events';
 import type { Journal } from './journal/journal.ts';
 import { MemoryJournal } from './journal/memory.ts';
 import { Scheduler, type DeviceScanStats } from './scheduler.ts';
@@ -56,6 +57,9 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const logger = deps.logger ?? silentLogger;
   const journal = deps.journal ?? new MemoryJournal({ clock });
   const abort = new AbortController();
+  // Every device loop and uplink waits on this one signal: dozens of listeners is the design, not
+  // a leak, and Node's warning at 11 would only alarm whoever reads the box's log.
+  setMaxListeners(0, abort.signal);
   const rbe = new ReportByException(rbeSettings(config));
 
   const devices = config.devices.filter((d) => d.enabled);

@@ -1,0 +1,209 @@
+// `npm run bench:modbus`: the gateway polling N simulated PLCs × M holding registers every second,
+// publishing to a real Mosquitto, measured from outside; then, in the same run against the same
+// PLCs, modbus-serial alone doing the same reads, for the ratio (docs/performance.md).
+//
+//   npm run bench:modbus -- [--plcs 20] [--tags 500] [--warmup 10] [--duration 30] [--poll-ms 1000] [--no-raw]
+//                           [--gateway-node-args="--max-old-space-size=48"]   (with "=": the value starts with a dash)
+//
+// Processes: this one (orchestrator, MQTT subscriber, meters), the simulators, Mosquitto, then the
+// gateway (`cityedge run`), then the raw loop. Each is measured on its own, from /proc.
+// Speed is measured, not asserted: a missed target is printed as missed and the exit code stays 0;
+// only a run that could not measure (a process died, a deadline passed) exits non-zero.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { killAllNow, startChild, stopAll, type Child } from './lib/children.ts';
+import { describeMachine, machine } from './lib/machine.ts';
+import { startMosquitto } from './lib/mosquitto.ts';
+import { measurePhase, type PhaseResult } from './lib/phase.ts';
+import { sampleProcess } from './lib/procfs.ts';
+import { printReport, type Baseline, type CheckPlan, type LogSummary } from './lib/report.ts';
+import { TelemetryCounter } from './lib/subscriber.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'bin', 'cityedge.mjs');
+const RUN_TS = join(ROOT, 'bin', 'run-ts.mjs');
+const SITE = 'bench';
+
+const { values: flags } = parseArgs({
+  options: {
+    plcs: { type: 'string', default: '20' },
+    tags: { type: 'string', default: '500' },
+    warmup: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '30' },
+    'poll-ms': { type: 'string', default: '1000' },
+    'no-raw': { type: 'boolean', default: false },
+    // Node flags for the gateway process, for exploring rather than for the headline figures: e.g.
+    // "--max-old-space-size=48", or "--cpu-prof --cpu-prof-dir=DIR" (not allowed in NODE_OPTIONS).
+    'gateway-node-args': { type: 'string', default: '' },
+  },
+});
+const gatewayNodeArgs = (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean);
+const opts = {
+  plcs: Number(flags.plcs), tags: Number(flags.tags), warmupS: Number(flags.warmup),
+  durationS: Number(flags.duration), pollMs: Number(flags['poll-ms']), raw: !flags['no-raw'],
+};
+for (const k of ['plcs', 'tags', 'warmup', 'duration', 'poll-ms'] as const) {
+  if (!(Number(flags[k]) > 0)) { console.error(`bench:modbus: --${k} must be a positive number, not "${flags[k]}"`); process.exit(2); }
+}
+if (opts.tags > 65536) { console.error('bench:modbus: --tags must be at most 65536 (one register table)'); process.exit(2); }
+
+// Read the load first: everything this run starts would raise it.
+const box = machine();
+const tmp = mkdtempSync(join(tmpdir(), 'cityedge-bench-'));
+const counter = new TelemetryCounter();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+let cleaned: Promise<void> | undefined;
+const cleanup = (): Promise<void> => (cleaned ??= (async () => {
+  await counter.close();
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+})());
+process.on('exit', () => { killAllNow(); rmSync(tmp, { recursive: true, force: true }); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    console.error(`\nbench:modbus: ${sig}, stopping every process it started`);
+    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
+  });
+}
+// Bounded: two phases of warm-up + window, plus generous start-up and shutdown time.
+const budgetS = (opts.raw ? 2 : 1) * (opts.warmupS + opts.durationS) + 180;
+const deadline = setTimeout(() => {
+  console.error(`bench:modbus: still running after ${budgetS} s; giving up`);
+  void cleanup().finally(() => process.exit(1));
+}, budgetS * 1000);
+
+function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
+
+function writeConfig(brokerUrl: string, ports: number[]): string {
+  const config = {
+    site: { id: SITE, name: 'cityedge Modbus benchmark' },
+    buffer: { path: join(tmp, 'data') },
+    upstreams: [{ id: 'platform', url: brokerUrl, format: 'json' }],
+    devices: ports.map((port, i) => ({
+      id: `plc${String(i + 1).padStart(2, '0')}`,
+      driver: 'modbus-tcp', host: '127.0.0.1', port, unit: 1, poll_ms: opts.pollMs,
+      // One tag per register, in address order, no grouping hints: the planner must find the blocks.
+      tags: Array.from({ length: opts.tags }, (_, r) => ({ name: `r${r}`, address: `hr:${r}`, type: 'uint16' })),
+    })),
+  };
+  const file = join(tmp, 'bench.yaml');
+  writeFileSync(file, stringify(config, { flow: false }));
+  return file;
+}
+
+async function checkPlan(file: string): Promise<CheckPlan> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'check', '--config', file], { maxBuffer: 64 * 2 ** 20 });
+  const devices = [...stdout.matchAll(/^device (\S+) .*: (\d+) tags in (\d+) request\(s\) per scan/gm)]
+    .map((m) => ({ id: m[1]!, tags: Number(m[2]), requests: Number(m[3]) }));
+  // The plan lines of the first device: the indented lines right after its "device …" line.
+  const lines = stdout.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('device '));
+  const firstPlan: string[] = [];
+  for (const l of lines.slice(at + 1)) { if (!l.startsWith('  ')) break; firstPlan.push(l.trim()); }
+  return { devices, firstPlan };
+}
+
+/** Tallies the gateway's JSON log lines (pino levels: 40 warn, 50 error, 60 fatal). */
+function watchLog(gw: Child): LogSummary {
+  const log: LogSummary = { warn: 0, error: 0, other: 0, byMessage: new Map(), first: [] };
+  gw.onLine((line) => {
+    let rec: { level?: number; msg?: string; code?: string };
+    try { rec = JSON.parse(line) as typeof rec; } catch { log.other++; if (log.first.length < 10) log.first.push(line); return; }
+    if ((rec.level ?? 0) >= 50) log.error++; else if ((rec.level ?? 0) >= 40) log.warn++;
+    const key = `${rec.code ? `${rec.code}: ` : ''}${rec.msg ?? '?'}`;
+    log.byMessage.set(key, (log.byMessage.get(key) ?? 0) + 1);
+    if (log.first.length < 10) log.first.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
+  });
+  return log;
+}
+
+/** RSS of Node doing nothing, bare and with the tsx loader the gateway runs under: the floor of the RSS figures. */
+async function idleBaselines(): Promise<Baseline[]> {
+  const specs: [string, string[]][] = [
+    ['node, idle', ['-e', "setInterval(() => {}, 2 ** 30); console.log('READY'); process.stdin.on('end', () => process.exit(0)).resume()"]],
+    ['node + tsx loader, idle (how the raw loop runs)', [RUN_TS, join(ROOT, 'bench/lib/idle.ts')]],
+  ];
+  return Promise.all(specs.map(async ([name, args]) => {
+    const c = startChild(name, process.execPath, args, { stdin: 'pipe' });
+    try {
+      await c.waitForLine(/^READY$/, 60_000);
+      await sleep(3000); // past start-up, as the others are sampled past their warm-up
+      const s = sampleProcess(c.pid);
+      return { name, rssMb: (s?.rssKb ?? NaN) / 1024 };
+    } finally {
+      await c.stop();
+    }
+  }));
+}
+
+async function main(): Promise<void> {
+  console.log(`cityedge bench:modbus: ${opts.plcs} PLCs × ${opts.tags} tags (uint16, hr:0–${opts.tags - 1}) every ${opts.pollMs} ms, ` +
+    `warm-up ${opts.warmupS} s, window ${opts.durationS} s${opts.raw ? ', then the raw modbus-serial loop the same' : ''}` +
+    `${gatewayNodeArgs.length ? `; gateway run as node ${gatewayNodeArgs.join(' ')} bin/cityedge.mjs` : ''}`);
+  for (const line of describeMachine(box)) console.log(line);
+  console.log('');
+
+  progress('starting Mosquitto');
+  const broker = await startMosquitto(tmp);
+  progress(`starting ${opts.plcs} simulated PLCs`);
+  const sims = startChild('simulators', process.execPath,
+    [RUN_TS, join(ROOT, 'bench/modbus-sims.ts'), '--plcs', String(opts.plcs), '--tags', String(opts.tags), '--poll-ms', String(opts.pollMs)],
+    { stdin: 'pipe' });
+  const ports = (JSON.parse((await sims.waitForLine(/^READY /, 60_000)).slice('READY '.length)) as { ports: number[] }).ports;
+
+  const configFile = writeConfig(broker.url, ports);
+  progress('cityedge check');
+  const plan = await checkPlan(configFile);
+  await counter.connect(broker.url);
+
+  progress(`starting the gateway; warm-up ${opts.warmupS} s, then measuring ${opts.durationS} s`);
+  const gw = startChild('gateway', process.execPath, [...gatewayNodeArgs, CLI, 'run', '--config', configFile], {
+    env: { CITYEDGE_LOG_LEVEL: 'warn' },
+  });
+  const log = watchLog(gw);
+  const started = performance.now();
+  // Ready when the platform sees it: status online and telemetry flowing (its own "started" line is info).
+  while (!(counter.online && counter.total > 0)) {
+    if (!gw.running()) throw new Error(`the gateway exited before publishing; its output:\n${gw.lines.slice(-30).join('\n')}`);
+    if (performance.now() - started > 60_000) throw new Error(`no telemetry from the gateway within 60 s; its output:\n${gw.lines.slice(-30).join('\n')}`);
+    await sleep(100);
+  }
+  const firstDataS = (performance.now() - started) / 1000;
+  const others = { simulators: sims.pid, mosquitto: broker.child.pid };
+  const deps = { sims, others, counter, cores: box.cores, sleep };
+  const gateway = await measurePhase('gateway', gw, opts.warmupS, opts.durationS, deps);
+  const gwExit = await gw.stop(10_000);
+
+  let raw: PhaseResult | undefined;
+  if (opts.raw) {
+    progress(`starting the raw modbus-serial loop; warm-up ${opts.warmupS} s, then measuring ${opts.durationS} s`);
+    const loop = startChild('raw loop', process.execPath,
+      [RUN_TS, join(ROOT, 'bench/lib/raw-modbus-loop.ts'), '--ports', ports.join(','), '--tags', String(opts.tags), '--poll-ms', String(opts.pollMs)],
+      { stdin: 'pipe' });
+    await loop.waitForLine(/^READY /, 60_000);
+    raw = await measurePhase('raw modbus-serial', loop, opts.warmupS, opts.durationS, { ...deps, counter: undefined });
+    await loop.stop();
+  }
+
+  progress('idle baselines');
+  const baselines = await idleBaselines();
+
+  printReport({ opts, machine: box, plan, gateway, raw, log, gwExit, firstDataS, baselines });
+}
+
+try {
+  await main();
+  clearTimeout(deadline);
+  await cleanup();
+} catch (e) {
+  clearTimeout(deadline);
+  console.error(`bench:modbus: ${(e as Error).stack ?? String(e)}`);
+  await cleanup();
+  process.exitCode = 1;
+}
