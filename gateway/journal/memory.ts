@@ -136,7 +136,10 @@ export class MemoryJournal implements Journal {
   }
 
   #removeFirst(): void {
-    const r = this.#records[this.#head++]!;
+    const r = this.#records[this.#head]!;
+    // Clear the slot: until the array is compacted it would keep the record's points alive (with
+    // 20 batches/s of 500 points, up to a minute of telemetry).
+    (this.#records as (JournalRecord | undefined)[])[this.#head++] = undefined;
     this.#points -= r.points.length;
     for (const c of this.#cursors.values()) {
       c.above.delete(r.id);
