@@ -33,7 +33,9 @@ async function bundle(dir) {
   const tmp = `${dir}.${process.pid}.tmp`;
   mkdirSync(CACHE, { recursive: true });
   await build({
-    entryPoints: { main: ENTRY },
+    // The config loader is an entry of its own: `run` loads the configuration in a worker thread
+    // (config/isolated.ts), which imports it from here.
+    entryPoints: { main: ENTRY, 'config-loader': join(ROOT, 'config', 'loader.ts') },
     outdir: tmp,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -81,6 +83,7 @@ try {
   if (process.env.CITYEDGE_DEBUG) console.error('cityedge: bundling failed, running through tsx:', e);
 }
 if (main) {
+  globalThis.__cityedgeConfigLoader = pathToFileURL(join(dirname(main), 'config-loader.mjs')).href;
   await import(pathToFileURL(main).href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -7,33 +7,10 @@ import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, typ
 import { compileValidator, schemaIssues } from './validate.ts';
 import { semanticIssues } from './semantic.ts';
 import type { Config } from './schema.ts';
+import { ConfigError, type ConfigIssue } from './errors.ts';
+import { deepFreeze } from './freeze.ts';
 
-export interface ConfigIssue {
-  file: string;
-  line: number;
-  column: number;
-  /** Path of the key, e.g. `devices[0].tags[3].address`. */
-  key: string;
-  message: string;
-  hint?: string;
-}
-
-/** A refused configuration. `code` follows the CE_ERR_ registry of the gateway model. */
-export class ConfigError extends Error {
-  readonly code: 'CE_ERR_CONFIG_READ' | 'CE_ERR_CONFIG_YAML' | 'CE_ERR_CONFIG_INVALID';
-  readonly issues: ConfigIssue[];
-  constructor(code: ConfigError['code'], issues: ConfigIssue[]) {
-    super(formatIssues(issues));
-    this.name = 'ConfigError';
-    this.code = code;
-    this.issues = issues;
-  }
-}
-
-export function formatIssues(issues: readonly ConfigIssue[]): string {
-  return issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.key ? `${i.key}: ` : ''}${i.message}` +
-    (i.hint ? `\n    hint: ${i.hint}` : '')).join('\n');
-}
+export { ConfigError, formatIssues, type ConfigIssue } from './errors.ts';
 
 /** Path segments of a key, as Ajv and the semantic checks report them. */
 export type KeyPath = (string | number)[];
@@ -135,12 +112,4 @@ function pathAt(node: unknown, offset: number, path: KeyPath = []): KeyPath {
     }
   }
   return path;
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
 }

@@ -1,5 +1,6 @@
 // `cityedge run --config FILE`: runs the gateway until SIGINT or SIGTERM.
-import { loadConfig, ConfigError } from '../../config/loader.ts';
+import { ConfigError } from '../../config/errors.ts';
+import { loadConfigIsolated } from '../../config/isolated.ts';
 import { startGateway } from '../main.ts';
 import { createLogger } from '../log.ts';
 import { parse } from './args.ts';
@@ -7,8 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * Parsing and validating a large configuration (10,000 tags) peaks at tens of MB of garbage, and V8
- * keeps the pages it grew for it: the box would carry the start-up peak as RSS for ever. One full
+ * Building the drivers' plans for thousands of tags leaves garbage in pages V8 keeps: one full
  * collection once everything is built gives them back. (The flag exposes gc() only to the throwaway
  * context it is fetched from, then is switched off again.)
  */
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig(values.config);
+    config = await loadConfigIsolated(values.config);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`${e.message}\n${values.config}: refused (${e.code}); nothing started\n`);
