@@ -319,10 +319,8 @@ function checkFormat(fmt: ValueFormat): number {
   if (fmt.type === 'string' && fmt.length !== undefined && (!Number.isInteger(fmt.length) || fmt.length < 1)) {
     throw new RangeError(`a string spans a whole number of registers (1 or more), not ${fmt.length}`);
   }
-  for (const k of ['scale', 'offset'] as const) {
-    const x = fmt[k];
-    if (x !== undefined && !Number.isFinite(x)) throw new RangeError(`${k} must be a finite number, not ${x}`);
-  }
+  if (fmt.scale !== undefined && !Number.isFinite(fmt.scale)) throw new RangeError(`scale must be a finite number, not ${fmt.scale}`);
+  if (fmt.offset !== undefined && !Number.isFinite(fmt.offset)) throw new RangeError(`offset must be a finite number, not ${fmt.offset}`);
   return registerSpan(fmt.type, fmt.length);
 }
 

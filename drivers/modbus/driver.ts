@@ -30,6 +30,7 @@ export class ModbusTcpDriver implements DeviceDriver {
   readonly #conn: ModbusConnection;
   readonly #tags: TagState[];
   readonly #byName: Map<string, TagState>;
+  readonly #states = new WeakMap<ReadRequest, TagState[]>();
   readonly #backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
   readonly #isolatedRetryMs: number;
   /** Tags that drew exception 02 on their own, by tag names: tried again only every isolatedRetryMs. */
@@ -157,8 +158,10 @@ export class ModbusTcpDriver implements DeviceDriver {
         this.#planStale = true;
         this.#log.info({ tags: key }, 'isolated tag answers again');
       }
-      for (const pt of req.tags) {
-        const t = this.#byName.get(pt.name)!;
+      const states = this.#statesOf(req);
+      for (let i = 0; i < req.tags.length; i++) {
+        const pt = req.tags[i]!;
+        const t = states[i]!;
         const off = pt.index - req.start;
         const sample = res.kind === 'bits'
           ? { tag: t.path, value: res.data[off] ?? null, quality: res.data[off] === undefined ? 'bad' as const : 'good' as const, ts }
@@ -203,6 +206,16 @@ export class ModbusTcpDriver implements DeviceDriver {
       }
       throw e;
     }
+  }
+
+  /** The tags of a request as the driver's own records, looked up once per request, not per scan. */
+  #statesOf(req: ReadRequest): TagState[] {
+    let states = this.#states.get(req);
+    if (!states) {
+      states = req.tags.map((pt) => this.#byName.get(pt.name)!);
+      this.#states.set(req, states);
+    }
+    return states;
   }
 
   #decode(t: TagState, words: number[], at: number, ts: number, errors: Map<string, CodedError>): Sample {
