@@ -13,19 +13,24 @@ const SOURCE_DIRS = ['gateway', 'drivers', 'cloud-sync', 'config', 'simulators']
 const ENTRY = join(ROOT, 'gateway', 'cli', 'main.ts');
 const CACHE = join(ROOT, 'node_modules', '.cache', 'cityedge');
 
-function newestSource(dir, newest = 0) {
+/** Newest modification time and number of the TypeScript sources below dir. */
+function scanSources(dir, acc = { newest: 0, count: 0 }) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) newest = newestSource(p, newest);
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    if (e.isDirectory()) scanSources(p, acc);
+    else if (e.name.endsWith('.ts')) { acc.newest = Math.max(acc.newest, statSync(p).mtimeMs); acc.count++; }
   }
-  return newest;
+  return acc;
 }
 
-/** The build folder for the current sources: named after the newest source, so a change makes a new one. */
+/**
+ * The build folder for the current sources, named after the newest source and their number: an
+ * edit, a new file or a deleted one makes a new build.
+ */
 function buildDir() {
-  const newest = Math.max(statSync(join(ROOT, 'package.json')).mtimeMs, ...SOURCE_DIRS.map((d) => newestSource(join(ROOT, d))));
-  return join(CACHE, `build-${Math.floor(newest)}`);
+  const acc = { newest: statSync(join(ROOT, 'package.json')).mtimeMs, count: 0 };
+  for (const d of SOURCE_DIRS) scanSources(join(ROOT, d), acc);
+  return join(CACHE, `build-${Math.floor(acc.newest)}-${acc.count}`);
 }
 
 async function bundle(dir) {
