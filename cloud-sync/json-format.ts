@@ -10,7 +10,6 @@ export function topicPrefix(upstream: UpstreamConfig, site: SiteConfig): string 
 export const topics = (prefix: string) => ({
   status: `${prefix}/status`,
   telemetry: (device: string) => `${prefix}/telemetry/${device}`,
-  alarms: `${prefix}/alarms`,
 });
 
 export interface TelemetryPayload {

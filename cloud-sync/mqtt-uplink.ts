@@ -21,7 +21,6 @@ export interface MqttUplinkOptions {
   clock: Clock;
   logger: Logger;
   version: string;
-  backoff?: { initialMs: number; maxMs: number };
 }
 
 export interface UplinkStats {
@@ -52,7 +51,7 @@ export class MqttJsonUplink {
     this.id = opts.upstream.id;
     this.#log = opts.logger.child({ upstream: opts.upstream.id });
     this.#topics = topics(topicPrefix(opts.upstream, opts.site));
-    this.#backoff = new Backoff(opts.backoff ?? { initialMs: 1000, maxMs: 60_000 });
+    this.#backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
     this.#protocol = opts.upstream.protocol_version;
     opts.journal.openCursor(this.id);
   }

@@ -4,7 +4,7 @@ import { setMaxListeners } from 'node:events';
 import type { Journal } from './journal/journal.ts';
 import { MemoryJournal } from './journal/memory.ts';
 import { Scheduler, type DeviceScanStats } from './scheduler.ts';
-import { ReportByException, type RbeSetting } from './rbe.ts';
+import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
   CodedError, durationMs, silentLogger, systemClock, tagPath,
   type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger,
@@ -24,12 +24,9 @@ export interface GatewayStatus {
 }
 
 export interface Gateway {
-  readonly drivers: readonly DeviceDriver[];
   status(): GatewayStatus;
   stop(): Promise<void>;
 }
-
-const DEFAULT_MAX_INTERVAL_MS = 60_000;
 
 export function createDriver(device: DeviceConfig, deps: { clock: Clock; logger: Logger }): DeviceDriver {
   switch (device.driver) {
@@ -84,7 +81,6 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
 
   return {
-    drivers,
     status: () => ({
       site: config.site.id,
       version: VERSION,

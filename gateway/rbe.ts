@@ -12,7 +12,9 @@ export interface RbeSetting {
 /** What was last published for a tag, with the tag's setting: one map lookup per point, not two. */
 interface Last { value: Sample['value']; quality: Sample['quality']; at: number; deadband: number; maxIntervalMs: number }
 
-const DEFAULT_SETTING: RbeSetting = { deadband: 0, maxIntervalMs: 60_000 };
+/** Integrity interval of a tag whose device and tag set none (docs/config.md: `max_interval`). */
+export const DEFAULT_MAX_INTERVAL_MS = 60_000;
+const DEFAULT_SETTING: RbeSetting = { deadband: 0, maxIntervalMs: DEFAULT_MAX_INTERVAL_MS };
 
 export class ReportByException {
   readonly #settings: ReadonlyMap<string, RbeSetting>;

@@ -2,11 +2,11 @@
 // the CLI, Debian's Mosquitto as the platform broker, and a subscriber that checks what the
 // platform would see: topics, payload shape, values, quality through a PLC outage, and the will.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { parseDocument } from 'yaml';
+import { exampleConfig } from './helpers/example-config.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { spawnProcess } from './helpers/proc.ts';
 import { freePort } from './helpers/ports.ts';
@@ -28,14 +28,9 @@ t.test('simulator → gateway → Mosquitto → platform subscriber', async (t) 
 
   const dir = mkdtempSync(join(tmpdir(), 'cityedge-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const doc = parseDocument(readFileSync(join(ROOT, 'config/examples/pump-station.yaml'), 'utf8'));
-  doc.setIn(['devices', 0, 'port'], plcPort);
-  doc.setIn(['devices', 0, 'poll_ms'], 500);
-  doc.setIn(['upstreams', 0, 'url'], broker.url);
-  doc.setIn(['buffer', 'path'], join(dir, 'data'));
+  const { yaml, tagNames } = exampleConfig({ plcPort, brokerUrl: broker.url, pollMs: 500, bufferPath: join(dir, 'data') });
   const configFile = join(dir, 'box.yaml');
-  writeFileSync(configFile, doc.toString());
-  const tagNames = (doc.toJS() as { devices: { tags: { name: string }[] }[] }).devices[0]!.tags.map((x) => x.name);
+  writeFileSync(configFile, yaml);
 
   const telemetry: Telemetry[] = [];
   const status: { online: boolean; version?: string; ts?: number }[] = [];

@@ -1,14 +1,12 @@
 // A broker outage while the gateway keeps polling: what was measured meanwhile waits in the
 // journal and arrives after the broker returns, marked historical, with no seq missing.
 import t from 'tap';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { waitFor } from './helpers/wait.ts';
 import { startPumpStation } from '../simulators/pump-station/index.ts';
 import { parseConfig } from '../config/loader.ts';
-import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { exampleConfig } from './helpers/example-config.ts';
 import { startGateway } from '../gateway/main.ts';
 
 interface Telemetry { device: string; seq: number; historical: boolean; points: { t: number }[] }
@@ -20,11 +18,7 @@ t.test('broker down for a while: backlog replayed as historical, nothing missing
   const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
   t.teardown(() => plc.close());
 
-  const doc = parseDocument(readFileSync(join(import.meta.dirname, '..', 'config/examples/pump-station.yaml'), 'utf8'));
-  doc.setIn(['devices', 0, 'port'], plc.port);
-  doc.setIn(['devices', 0, 'poll_ms'], 200);
-  doc.setIn(['upstreams', 0, 'url'], broker.url);
-  const config = parseConfig(doc.toString(), 'outage.yaml');
+  const config = parseConfig(exampleConfig({ plcPort: plc.port, brokerUrl: broker.url, pollMs: 200 }).yaml, 'outage.yaml');
 
   const got = new Map<number, Telemetry>();
   const sub = await mqtt.connectAsync(broker.url, {

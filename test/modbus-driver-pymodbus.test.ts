@@ -133,3 +133,26 @@ t.test('a unit id the peer does not serve times out as bad, not as stale good va
   t.equal(r.error?.code, 'CE_ERR_MODBUS_TIMEOUT');
   t.same(r.samples.map((s) => [s.quality, s.value]), [['bad', null]]);
 });
+
+t.test('a tag turning bad is logged once with its code, not every scan', async (t) => {
+  // A float32 NaN (0x7FC00000) is how many instruments report a sensor fault.
+  const peer = await startPymodbus({ t, map: { unit: 1, hr: { start: 0, values: [0x7fc0, 0x0000, 42] } } });
+  const dev = { ...deviceFor(peer.port), tags: [
+    { name: 'level', address: 'hr:0', type: 'float32' as const },
+    { name: 'ok', address: 'hr:2', type: 'uint16' as const },
+  ] };
+  const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+  const rec = (level: string) => (obj: object | string, msg?: string) =>
+    lines.push(typeof obj === 'string' ? { level, obj: {}, msg: obj } : { level, obj: obj as Record<string, unknown>, ...(msg ? { msg } : {}) });
+  const logger = { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error'), child: () => logger };
+  const driver = new ModbusTcpDriver(dev, { logger });
+  t.teardown(() => driver.close());
+  const ac = new AbortController();
+  for (let i = 0; i < 3; i++) {
+    const r = await driver.scan(ac.signal);
+    t.same(r.samples.map((s) => [s.quality, s.value]), [['bad', null], ['good', 42]], `scan ${i + 1}: NaN is bad, the neighbour good`);
+  }
+  const warns = lines.filter((l) => l.level === 'warn');
+  t.equal(warns.length, 1, 'one warning over three scans, not one per scan');
+  t.match(warns[0], { obj: { tag: 'level', code: 'CE_ERR_MODBUS_DECODE' }, msg: /level.*NaN/ });
+});

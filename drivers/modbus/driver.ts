@@ -42,6 +42,8 @@ export class ModbusTcpDriver implements DeviceDriver {
   #planStale = false;
   #nextConnectAt = 0;
   #lastError: CodedError | undefined;
+  /** Tags currently bad for a reason of their own, with the code last logged. */
+  readonly #tagFaults = new Map<string, string>();
 
   constructor(device: ModbusTcpDeviceConfig, opts: ModbusDriverOptions = {}) {
     this.deviceId = device.id;
@@ -94,6 +96,7 @@ export class ModbusTcpDriver implements DeviceDriver {
       this.#log.warn({ plan: this.readPlan() }, 'read plan rebuilt around isolated addresses');
     }
     this.#deviceOk();
+    this.#reportTagFaults(tagErrors);
     const ts = this.#clock.now();
     const samples = this.#tags.map((t) => read.get(t.cfg.name) ?? { tag: t.path, value: null, quality: 'bad' as const, ts });
     return { samples, requests, ...(tagErrors.size > 0 ? { tagErrors } : {}) };
@@ -156,7 +159,6 @@ export class ModbusTcpDriver implements DeviceDriver {
       if (isolated) {
         this.#isolated.delete(key);
         this.#planStale = true;
-        this.#log.info({ tags: key }, 'isolated tag answers again');
       }
       const states = this.#statesOf(req);
       for (let i = 0; i < req.tags.length; i++) {
@@ -175,7 +177,6 @@ export class ModbusTcpDriver implements DeviceDriver {
         if (parts.length === 1) {
           const key = isolationKey(req);
           const err = new CodedError('CE_ERR_MODBUS_ILLEGAL_ADDRESS', `${this.deviceId}: ${key} at ${req.table}:${req.start}`);
-          if (!isolated) this.#log.warn({ tags: key, code: err.code }, 'tag isolated: the device has no such address');
           this.#isolated.set(key, { req, error: err, retryAt: this.#clock.now() + this.#isolatedRetryMs });
           if (!isolated) this.#planStale = true;
           this.#markBad(req, err, out, errors);
@@ -244,6 +245,23 @@ export class ModbusTcpDriver implements DeviceDriver {
   #allBad(error: CodedError, requests: number): ScanResult {
     const ts = this.#clock.now();
     return { samples: this.#tags.map((t) => ({ tag: t.path, value: null, quality: 'bad', ts })), requests, error };
+  }
+
+  /**
+   * Logs a tag turning bad (isolated address, exception, undecodable or NaN value) and turning good
+   * again: once per change, not once per scan, so a technician sees why without a flood.
+   */
+  #reportTagFaults(errors: ReadonlyMap<string, CodedError>): void {
+    for (const [name, err] of errors) {
+      if (this.#tagFaults.get(name) === err.code) continue;
+      this.#tagFaults.set(name, err.code);
+      this.#log.warn({ tag: name, code: err.code, hint: err.hint }, `tag ${name} is bad: ${err.message}`);
+    }
+    for (const name of this.#tagFaults.keys()) {
+      if (errors.has(name)) continue;
+      this.#tagFaults.delete(name);
+      this.#log.info({ tag: name }, `tag ${name} reads good again`);
+    }
   }
 
   #deviceFailed(err: CodedError): void {
