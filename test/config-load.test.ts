@@ -1,7 +1,8 @@
 // A good file loads with its defaults filled in, relative paths resolved, and is frozen.
 import t from 'tap';
 import { join } from 'node:path';
-import { loadConfig, parseConfig } from '../config/loader.ts';
+import { readFileSync } from 'node:fs';
+import { loadConfig, parseConfig, parseConfigWithPositions, parseValidConfig } from '../config/loader.ts';
 import type { ModbusTcpDeviceConfig } from '../gateway/model/index.ts';
 
 t.test('the example loads, frozen', async (t) => {
@@ -38,4 +39,41 @@ devices:
     const keys = (e as { issues: { key: string; line: number }[] }).issues.map((i) => `${i.line}:${i.key}`);
     t.same(keys, ['2:site.colour', '4:devices[0].port', '4:devices[0].tags[0].scael']);
   }
+});
+
+// A good file is read by js-yaml (lean), a bad one again by `yaml` (positions): both must read a
+// good file the same way, or a box would run a config other than the one `check` showed.
+t.test('both YAML readers give the same configuration', async (t) => {
+  const example = readFileSync(join(import.meta.dirname, '..', 'config/examples/pump-station.yaml'), 'utf8');
+  const tricky = `
+site: { id: s1, name: 2026-01-01, district: "330105", grid: '330105001002101' }
+# scalars where YAML 1.1 and 1.2, or two parsers, could part ways
+upstreams:
+  - &up { id: city, url: "mqtt://127.0.0.1:1883", format: json, client_id: yes }
+devices:
+  - id: d1
+    driver: modbus-tcp
+    host: 10.0.0.5
+    port: 0x1F6
+    unit: 0o7
+    poll_ms: 1e3
+    tags:
+      - { name: a, address: "hr:0", type: float32, scale: .5, offset: -1.25e-1, unit: m }
+      - name: b
+        address: hr:2
+        type: string
+        length: 4
+        unit: "on"
+`;
+  for (const [name, text] of [['pump-station.yaml', example], ['tricky.yaml', tricky]] as const) {
+    const fast = parseValidConfig(text, name);
+    t.ok(fast, `${name}: the fast reader accepts it`);
+    t.same(fast, parseConfigWithPositions(text, name), `${name}: same result from both readers`);
+  }
+});
+
+t.test('a file only the fast reader would misread still gets the positioned error', async (t) => {
+  const text = 'site: { id: s1 }\nsite: { id: s2 }\n';
+  t.equal(parseValidConfig(text, 'dup.yaml'), undefined, 'js-yaml refuses the duplicate key');
+  t.throws(() => parseConfig(text, 'dup.yaml'), { code: 'CE_ERR_CONFIG_YAML', issues: [{ line: 2 }] });
 });
