@@ -10,6 +10,8 @@ export function topicPrefix(upstream: UpstreamConfig, site: SiteConfig): string 
 export const topics = (prefix: string) => ({
   status: `${prefix}/status`,
   telemetry: (device: string) => `${prefix}/telemetry/${device}`,
+  /** Events of the priority lane: `alarms`, `cmd-result`. */
+  channel: (name: string) => `${prefix}/${name}`,
 });
 
 export interface TelemetryPayload {
@@ -20,36 +22,12 @@ export interface TelemetryPayload {
   points: { tag: string; v: number | boolean | string | null; q: string; t: number }[];
 }
 
-// `device.tag` → the tag's name as a JSON string, computed once per tag rather than per point.
-const quotedNames = new Map<string, string>();
-function quotedName(path: string): string {
-  let q = quotedNames.get(path);
-  if (q === undefined) {
-    // The topic names the device; the point carries the tag's own name.
-    q = JSON.stringify(path.slice(path.indexOf('.') + 1));
-    quotedNames.set(path, q);
-  }
-  return q;
-}
-
-function jsonValue(v: JournalRecord['points'][number]['value']): string {
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
-  if (typeof v === 'string') return JSON.stringify(v);
-  return v === null ? 'null' : String(v);
-}
-
 /**
- * The telemetry payload (TelemetryPayload) as JSON text. Written out directly rather than through
- * an object per point and JSON.stringify: this runs for every point the box publishes.
+ * The telemetry payload (TelemetryPayload) as JSON text. The journal stores the points array in
+ * this very form (gateway/journal/points.ts): it is spliced in, never decoded and encoded again.
  */
 export function telemetryJson(site: string, rec: JournalRecord, historical: boolean): string {
-  let out = `{"site":${JSON.stringify(site)},"device":${JSON.stringify(rec.device)},"seq":${rec.seq},"historical":${historical},"points":[`;
-  const pts = rec.points;
-  for (let i = 0; i < pts.length; i++) {
-    const p = pts[i]!;
-    out += `${i === 0 ? '' : ','}{"tag":${quotedName(p.tag)},"v":${jsonValue(p.value)},"q":"${p.quality}","t":${p.ts}}`;
-  }
-  return `${out}]}`;
+  return `{"site":${JSON.stringify(site)},"device":${JSON.stringify(rec.device)},"seq":${rec.seq},"historical":${historical},"points":${rec.body}}`;
 }
 
 export const onlinePayload = (version: string, ts: number) => JSON.stringify({ online: true, version, ts });

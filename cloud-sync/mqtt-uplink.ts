@@ -11,8 +11,8 @@ const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
 const LIVE_GRACE_MS = 5_000;
 
-/** The state of one connection: what is in flight, what the broker refused, how to wake the pump. */
-interface Link { open: boolean; inflight: Set<number>; parked: Set<number>; wake: () => void }
+/** The state of one connection: what is in flight, how to wake the pump. */
+interface Link { open: boolean; inflight: Set<number>; wake: () => void }
 
 export interface MqttUplinkOptions {
   upstream: UpstreamConfig;
@@ -139,20 +139,22 @@ export class MqttJsonUplink {
     const window = Math.max(1, Math.min(this.#o.upstream.inflight, connack.properties?.receiveMaximum ?? Infinity));
     this.#log.info({ url: this.#o.upstream.url, protocol: this.#protocol, window, backlog: journal.backlog(this.id) }, 'upstream connected');
 
-    const link: Link = { open: true, inflight: new Set(), parked: new Set(), wake: () => {} };
+    const link: Link = { open: true, inflight: new Set(), wake: () => {} };
     const wake = () => link.wake();
     const onClose = () => { link.open = false; wake(); };
     client.on('close', onClose);
     client.on('error', (e) => { this.#s.lastError = e.message; this.#log.warn({ code: 'CE_ERR_UPSTREAM_CONNECT' }, e.message); });
     signal.addEventListener('abort', wake, { once: true });
     const unsubscribe = journal.onAppend(wake);
+    // Everything this upstream has not acknowledged is offered again on this connection; what is
+    // committed from now on is live and goes ahead of the backlog (gateway/journal/cursor.ts).
+    journal.rewind(this.id);
 
     client.publish(this.#topics.status, onlinePayload(this.#o.version, clock.now()), { qos: 1, retain: true });
     try {
       while (link.open && !signal.aborted) {
         const room = window - link.inflight.size;
-        const held = link.parked.size === 0 ? link.inflight : new Set([...link.inflight, ...link.parked]);
-        const batch = room > 0 ? journal.read(this.id, room, held) : [];
+        const batch = room > 0 ? journal.read(this.id, room) : [];
         for (const rec of batch) this.#publish(client, rec, rec.ts < historicalBefore, link, signal);
         this.#s.inflight = link.inflight.size;
         if (batch.length === 0) await new Promise<void>((r) => { link.wake = r; });
@@ -167,22 +169,28 @@ export class MqttJsonUplink {
     }
   }
 
+  #message(rec: JournalRecord, historical: boolean): { topic: string; payload: string } {
+    if (rec.channel === 'telemetry') return { topic: this.#topics.telemetry(rec.device), payload: telemetryJson(this.#o.site.id, rec, historical) };
+    return { topic: this.#topics.channel(rec.channel), payload: rec.body };
+  }
+
   #publish(client: MqttClient, rec: JournalRecord, historical: boolean, link: Link, signal: AbortSignal): void {
     link.inflight.add(rec.id);
-    const payload = telemetryJson(this.#o.site.id, rec, historical);
+    const { topic, payload } = this.#message(rec, historical);
     this.#s.published++;
-    client.publish(this.#topics.telemetry(rec.device), payload, { qos: 1 }, (err) => {
+    client.publish(topic, payload, { qos: 1 }, (err) => {
       if (!link.open) return; // the next connection sends it again from the journal
       link.inflight.delete(rec.id);
       if (err) {
         // Refused by the broker (an MQTT 5 PUBACK reason code such as 0x87 not authorized). It
-        // stays in the journal: nothing is dropped for a broker's ACL. Parked outside the
-        // in-flight window, so a device whose topic is refused cannot stall the others, and
-        // offered again later rather than in a tight loop.
+        // stays in the journal: nothing is dropped for a broker's ACL. Held outside the in-flight
+        // window, so a device whose topic is refused cannot stall the others, and offered again
+        // later rather than in a tight loop.
         this.#s.refused++;
         this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec.device, seq: rec.seq }, err.message);
-        link.parked.add(rec.id);
-        this.#o.clock.sleep(REFUSED_RETRY_MS, signal).then(() => { link.parked.delete(rec.id); link.wake(); }, () => {});
+        this.#o.clock.sleep(REFUSED_RETRY_MS, signal).then(() => {
+          if (link.open) this.#publish(client, rec, historical, link, signal);
+        }, () => {});
       } else {
         this.#o.journal.ack(this.id, [rec.id]);
         this.#s.acked++;

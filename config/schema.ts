@@ -36,8 +36,11 @@ export const SiteSchema = Type.Object({
 
 export const BufferSchema = Type.Object({
   path: Type.String({ default: './data', description: 'folder for the journal and state files' }),
+  journal: Enum(['disk', 'memory'] as const, { default: 'disk', description: 'disk: the durable SQLite journal in path; memory: lost on restart (tests, boxes without storage)' }),
   max_bytes: Type.Optional(ByteSize),
   max_age: Type.Optional(Duration),
+  commit_ms: Type.Integer({ minimum: 10, maximum: 10_000, default: 250, description: 'appends are committed to disk at least this often (ms); a sample is durable within this window' }),
+  fsync: Enum(['full', 'normal', 'off'] as const, { default: 'full', description: 'full: a commit survives power loss; normal: a process crash only; off: neither' }),
 }, { additionalProperties: false });
 
 export const UpstreamFormats = ['json'] as const;
@@ -141,7 +144,7 @@ export const AlarmSchema = Type.Object({
 
 export const ConfigSchema = Type.Object({
   site: SiteSchema,
-  buffer: Type.Optional(BufferSchema),
+  buffer: Type.Optional({ ...BufferSchema, default: {} }),
   upstreams: Type.Array(UpstreamSchema, { default: [] }),
   devices: Type.Array(DeviceSchema, { minItems: 1 }),
   alarms: Type.Array(AlarmSchema, { default: [] }),
@@ -160,7 +163,7 @@ export type Severity = (typeof Severities)[number];
 
 /** The validated, defaulted, frozen configuration the gateway runs with. */
 export type Config = Static<typeof ConfigSchema> & {
-  buffer: { path: string; max_bytes?: number | string; max_age?: number | string };
+  buffer: { path: string; journal: 'disk' | 'memory'; max_bytes?: number | string; max_age?: number | string; commit_ms: number; fsync: 'full' | 'normal' | 'off' };
   /** Absolute path of the file this came from. */
   readonly source: string;
 };

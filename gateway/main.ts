@@ -3,10 +3,12 @@
 import { setMaxListeners } from 'node:events';
 import type { Journal } from './journal/journal.ts';
 import { MemoryJournal } from './journal/memory.ts';
+import { SqliteJournal } from './journal/sqlite.ts';
+import { watchJournalQuota } from './journal-alarm.ts';
 import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
-  CodedError, durationMs, silentLogger, systemClock, tagPath,
+  CodedError, byteSize, durationMs, silentLogger, systemClock, tagPath,
   type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger,
 } from './model/index.ts';
 import { ModbusTcpDriver } from '../drivers/modbus/driver.ts';
@@ -49,10 +51,20 @@ function rbeSettings(config: Config): Map<string, RbeSetting> {
   return out;
 }
 
+export function createJournal(config: Config, deps: { clock: Clock; logger: Logger }): Journal {
+  const b = config.buffer;
+  if (b.journal === 'memory') return new MemoryJournal({ clock: deps.clock });
+  return new SqliteJournal({
+    dir: b.path, clock: deps.clock, logger: deps.logger.child({ part: 'journal' }), commitMs: b.commit_ms, fsync: b.fsync,
+    ...(b.max_bytes !== undefined ? { maxBytes: byteSize(b.max_bytes) } : {}),
+    ...(b.max_age !== undefined ? { maxAgeMs: durationMs(b.max_age) } : {}),
+  });
+}
+
 export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger;
-  const journal = deps.journal ?? new MemoryJournal({ clock });
+  const journal = deps.journal ?? createJournal(config, { clock, logger });
   const abort = new AbortController();
   // Every device loop and uplink waits on this one signal: dozens of listeners is the design, not
   // a leak, and Node's warning at 11 would only alarm whoever reads the box's log.
@@ -77,6 +89,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     },
   );
   scheduler.start(abort.signal);
+  const quotaWatch = watchJournalQuota(journal, config, { clock, logger, signal: abort.signal });
   const running = uplinks.map((u) => u.run(abort.signal));
   logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
 
@@ -96,6 +109,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await scheduler.stopped();
       await Promise.allSettled(running);
       await Promise.allSettled(drivers.map((d) => d.close()));
+      await quotaWatch;
       await journal.close();
       logger.info('gateway stopped');
     },

@@ -2,19 +2,18 @@
 // contract in docs/mqtt.md, whatever the values.
 import t from 'tap';
 import { telemetryJson, topicPrefix, type TelemetryPayload } from '../cloud-sync/json-format.ts';
+import { encodePoints } from '../gateway/journal/points.ts';
 
 t.test('telemetry JSON parses to the documented shape', async (t) => {
-  const rec = {
-    id: 7, device: 'plc1', seq: 1795327761449, ts: 1,
-    points: [
+  const points = [
       { tag: 'plc1.level', value: 2.31, quality: 'good' as const, ts: 1795327761447 },
       { tag: 'plc1.run', value: true, quality: 'good' as const, ts: 1795327761447 },
       { tag: 'plc1.name', value: 'say "水泵"\n\\', quality: 'uncertain' as const, ts: 2 },
       { tag: 'plc1.flow', value: null, quality: 'bad' as const, ts: 3 },
       { tag: 'plc1.neg', value: -1e-7, quality: 'good' as const, ts: 4 },
       { tag: 'plc1.nan', value: Number.NaN, quality: 'bad' as const, ts: 5 },
-    ],
-  };
+  ];
+  const rec = { id: 7, lane: 'telemetry' as const, channel: 'telemetry', device: 'plc1', seq: 1795327761449, ts: 1, count: points.length, body: encodePoints(points) };
   const parsed = JSON.parse(telemetryJson('ps-1', rec, true)) as TelemetryPayload;
   t.same(parsed, {
     site: 'ps-1', device: 'plc1', seq: 1795327761449, historical: true,
@@ -27,7 +26,7 @@ t.test('telemetry JSON parses to the documented shape', async (t) => {
       { tag: 'nan', v: null, q: 'bad', t: 5 },
     ],
   });
-  t.same(JSON.parse(telemetryJson('s', { ...rec, points: [] }, false)).points, []);
+  t.same(JSON.parse(telemetryJson('s', { ...rec, body: encodePoints([]) }, false)).points, []);
 });
 
 t.test('topic prefix', async (t) => {

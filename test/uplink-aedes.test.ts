@@ -31,7 +31,13 @@ t.test('MQTT 3.1.1 broker: fallback, status, telemetry in order, journal emptied
   const running = uplink.run(ac.signal);
 
   const seqs: number[] = [];
-  for (let i = 0; i < 50; i++) seqs.push(journal.append('plc1', [{ tag: 'plc1.level', value: i, quality: 'good', ts: Date.now() }]).seq);
+  journal.openCursor('probe');
+  for (let i = 0; i < 50; i++) {
+    journal.append('plc1', [{ tag: 'plc1.level', value: i, quality: 'good', ts: Date.now() }]);
+    const [rec] = journal.read('probe', 1); // a second cursor, to see the seq each batch was given
+    seqs.push(rec!.seq);
+    journal.ack('probe', [rec!.id]);
+  }
   await waitFor(() => received.filter((m) => m.topic === 'plat/ps1/telemetry/plc1').length === 50, { what: '50 batches', timeoutMs: 30_000 });
   t.equal(uplink.stats().protocol, 4, 'fell back to MQTT 3.1.1');
   t.same(received.filter((m) => m.topic.endsWith('/telemetry/plc1')).map((m) => m.body.seq), seqs, 'every batch, in order');

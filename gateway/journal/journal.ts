@@ -1,43 +1,73 @@
-// The journal interface: what the scheduler appends and what each uplink drains. The in-memory
-// journal implements it here; the durable on-disk journal is a second implementation of the same
-// interface (one conformance suite runs against both).
+// The journal interface: what the scheduler and the alarm engine append and what each uplink
+// drains. Two implementations, one conformance suite (test/journal-conformance.ts): the in-memory
+// journal (tests, boxes without a disk) and the durable SQLite journal (gateway/journal/sqlite.ts).
+//
+// A record becomes readable when it is committed; the per-device `seq` is given at commit, so the
+// committed records of a device carry consecutive seqs and a consumer that sees a gap knows that
+// something committed was lost (what was lost before its commit never had a seq).
 import type { Sample } from '../model/sample.ts';
 
+/** Alarm events and command replies go before any telemetry backlog (DESIGN.md, Promises). */
+export type Lane = 'priority' | 'telemetry';
+
 export interface JournalRecord {
-  /** Position in the journal; increases with every append. */
+  /** Position in the journal; increases with every commit, across lanes and restarts. */
   readonly id: number;
+  readonly lane: Lane;
+  /** What the record is, and where an uplink sends it: `telemetry`, `alarms`, `cmd-result`. */
+  readonly channel: string;
   readonly device: string;
-  /** Per-device sequence number; consumers drop duplicates by (site, device, seq). */
+  /** Per-(channel, device) sequence number; consumers drop duplicates by (site, device, seq). */
   readonly seq: number;
   /** When the record was appended (epoch ms). */
   readonly ts: number;
-  readonly points: readonly Sample[];
+  /** Points in a telemetry record; 1 for an event. */
+  readonly count: number;
+  /**
+   * Telemetry: the points as a JSON array of `{"tag","v","q","t"}` (gateway/journal/points.ts),
+   * written once at append and spliced into payloads as is. Events: the event's JSON payload.
+   */
+  readonly body: string;
 }
 
 export interface JournalStats {
   records: number;
   points: number;
+  /** Bytes of record bodies held. */
+  bytes: number;
   oldestTs: number | undefined;
+  /** Records committed since start. */
   appended: number;
+  /** Telemetry dropped since start (quota or age), in records and points. Events are never dropped. */
   dropped: number;
+  droppedPoints: number;
+  /** True while the quota is forcing drops (cleared once the journal is back under 90 % of it). */
+  full: boolean;
 }
 
 export interface Journal {
-  /** Appends one batch of a device's samples and gives it the device's next seq. The journal keeps `points` as given: the caller must not change the array afterwards. */
-  append(device: string, points: readonly Sample[]): JournalRecord;
+  /** Appends one batch of a device's samples (telemetry lane). The samples are encoded at once. */
+  append(device: string, points: readonly Sample[]): void;
+  /** Appends an event (an alarm transition, a command reply) to the priority lane. */
+  appendEvent(channel: string, device: string, body: string): void;
   /** Registers an upstream; records are kept until every registered upstream has acknowledged them. */
   openCursor(upstream: string): void;
   /**
-   * Up to `limit` records the upstream has not acknowledged, oldest first, leaving out `skip`
-   * (the records it has in flight).
+   * Up to `limit` committed records the upstream has not been given since its last rewind: priority
+   * lane first, then telemetry committed since the rewind (live), then older telemetry (backlog),
+   * each oldest first. What is read is not read again until rewind, acknowledged or not.
    */
-  read(upstream: string, limit: number, skip?: ReadonlySet<number>): JournalRecord[];
+  read(upstream: string, limit: number): JournalRecord[];
+  /** A new connection: every unacknowledged record will be read again; what follows is live. */
+  rewind(upstream: string): void;
   /** The upstream has them (QoS 1 PUBACK): they are never read again for it. */
   ack(upstream: string, ids: Iterable<number>): void;
   /** Records this upstream has not acknowledged yet. */
   backlog(upstream: string): number;
   stats(): JournalStats;
-  /** Called after every append, so an idle uplink wakes up. Returns an unsubscribe function. */
+  /** Called when records become readable, so an idle uplink wakes up. Returns an unsubscribe function. */
   onAppend(listener: () => void): () => void;
+  /** Commits what is pending now (a clean stop, tests). */
+  flush(): void;
   close(): Promise<void>;
 }

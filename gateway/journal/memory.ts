@@ -1,34 +1,56 @@
-// The in-memory journal: the default for tests and for boxes without a disk buffer. It loses its
-// contents on restart (the durable journal does not) and is bounded: past `maxPoints` the oldest
-// records are dropped and counted.
+// The in-memory journal: the default for tests and for boxes configured without a disk journal. It
+// loses its contents on restart (the durable journal does not) and is bounded: past `maxPoints` the
+// oldest telemetry is dropped and counted; events are never dropped. An append is committed at once.
 import type { Clock } from '../model/clock.ts';
 import { systemClock } from '../model/clock.ts';
 import type { Sample } from '../model/sample.ts';
-import type { Journal, JournalRecord, JournalStats } from './journal.ts';
+import { Cursor, type RecordSource } from './cursor.ts';
+import type { Journal, JournalRecord, JournalStats, Lane } from './journal.ts';
+import { encodePoints } from './points.ts';
 
 export interface MemoryJournalOptions { clock?: Clock; maxPoints?: number }
 
-/**
- * What one upstream has acknowledged: every id up to `low`, plus the ids above it acked out of
- * order (QoS 1 acks within the in-flight window). Reads start after `low`, so a cursor that is
- * up to date costs nothing however much another, stalled upstream holds in the journal.
- */
-interface Cursor { low: number; above: Set<number> }
+/** One lane's records in id order; `head` is the first live one (shifting on every delete is O(n)). */
+class LaneList {
+  items: (JournalRecord | undefined)[] = [];
+  head = 0;
+  get size(): number { return this.items.length - this.head; }
+  first(): JournalRecord | undefined { return this.items[this.head]; }
+  push(r: JournalRecord): void { this.items.push(r); }
+  shift(): JournalRecord {
+    const r = this.items[this.head]!;
+    // Clear the slot: until compaction it would keep the record alive.
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0; }
+    return r;
+  }
+  /** Index of the first record with an id above `id` (binary search). */
+  indexAfter(id: number): number {
+    let lo = this.head;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.items[mid]!.id <= id) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+}
 
-export class MemoryJournal implements Journal {
+export class MemoryJournal implements Journal, RecordSource {
   readonly #clock: Clock;
   readonly #maxPoints: number;
-  /** Records in id order; `#head` is the first live one (shifting a big array on every delete is O(n)). */
-  #records: JournalRecord[] = [];
-  #head = 0;
+  readonly #lanes: Record<Lane, LaneList> = { priority: new LaneList(), telemetry: new LaneList() };
   #points = 0;
-  #nextId = 1;
+  #bytes = 0;
+  #lastId = 0;
   readonly #seq = new Map<string, number>();
   readonly #seqBase: number;
   readonly #cursors = new Map<string, Cursor>();
   readonly #listeners = new Set<() => void>();
   #appended = 0;
   #dropped = 0;
+  #droppedPoints = 0;
+  #full = false;
 
   constructor(opts: MemoryJournalOptions = {}) {
     this.#clock = opts.clock ?? systemClock;
@@ -40,54 +62,42 @@ export class MemoryJournal implements Journal {
     this.#seqBase = this.#clock.now();
   }
 
-  append(device: string, points: readonly Sample[]): JournalRecord {
-    const seq = (this.#seq.get(device) ?? this.#seqBase) + 1;
-    this.#seq.set(device, seq);
-    // The caller hands over the array (the scheduler builds a new one per scan): no copy.
-    const rec: JournalRecord = { id: this.#nextId++, device, seq, ts: this.#clock.now(), points };
-    this.#records.push(rec);
-    this.#points += points.length;
-    this.#appended++;
-    while (this.#points > this.#maxPoints && this.#size() > 1) {
-      this.#removeFirst();
-      this.#dropped++;
-    }
-    for (const l of this.#listeners) l();
-    return rec;
+  append(device: string, points: readonly Sample[]): void {
+    this.#add('telemetry', 'telemetry', device, points.length, encodePoints(points));
+    while (this.#points > this.#maxPoints && this.#lanes.telemetry.size > 1) this.#drop();
+    if (this.#full && this.#points <= this.#maxPoints * 0.9) this.#full = false;
+    this.#notify();
+  }
+
+  appendEvent(channel: string, device: string, body: string): void {
+    this.#add('priority', channel, device, 1, body);
+    this.#notify();
   }
 
   openCursor(upstream: string): void {
-    if (!this.#cursors.has(upstream)) this.#cursors.set(upstream, { low: this.#firstId() - 1, above: new Set() });
+    if (this.#cursors.has(upstream)) return;
+    const first = Math.min(this.#lanes.priority.first()?.id ?? Infinity, this.#lanes.telemetry.first()?.id ?? Infinity);
+    const low = Number.isFinite(first) ? first - 1 : this.#lastId;
+    this.#cursors.set(upstream, new Cursor(this, { low, acked: [] }, this.#lanes.priority.size + this.#lanes.telemetry.size));
   }
 
-  read(upstream: string, limit: number, skip?: ReadonlySet<number>): JournalRecord[] {
-    const c = this.#cursor(upstream);
-    const out: JournalRecord[] = [];
-    for (let i = this.#indexAfter(c.low); i < this.#records.length && out.length < limit; i++) {
-      const r = this.#records[i]!;
-      if (!c.above.has(r.id) && !skip?.has(r.id)) out.push(r);
-    }
-    return out;
-  }
+  read(upstream: string, limit: number): JournalRecord[] { return this.#cursor(upstream).read(limit); }
+  rewind(upstream: string): void { this.#cursor(upstream).rewind(); }
 
   ack(upstream: string, ids: Iterable<number>): void {
     const c = this.#cursor(upstream);
-    const first = this.#firstId();
-    // An ack for a record already dropped (quota) or acked changes nothing.
-    for (const id of ids) if (id > c.low && id >= first && id < this.#nextId) c.above.add(id);
-    this.#advance(c);
-    this.#trim();
+    if (c.ack(ids).length > 0 && c.advance()) this.#trim();
   }
 
-  backlog(upstream: string): number {
-    const c = this.#cursor(upstream);
-    return this.#records.length - this.#indexAfter(c.low) - c.above.size;
-  }
+  backlog(upstream: string): number { return this.#cursor(upstream).unacked; }
 
   stats(): JournalStats {
+    const { priority, telemetry } = this.#lanes;
+    const oldest = Math.min(priority.first()?.ts ?? Infinity, telemetry.first()?.ts ?? Infinity);
     return {
-      records: this.#size(), points: this.#points, oldestTs: this.#records[this.#head]?.ts,
-      appended: this.#appended, dropped: this.#dropped,
+      records: priority.size + telemetry.size, points: this.#points, bytes: this.#bytes,
+      oldestTs: Number.isFinite(oldest) ? oldest : undefined,
+      appended: this.#appended, dropped: this.#dropped, droppedPoints: this.#droppedPoints, full: this.#full,
     };
   }
 
@@ -96,59 +106,69 @@ export class MemoryJournal implements Journal {
     return () => this.#listeners.delete(listener);
   }
 
+  flush(): void {}
   async close(): Promise<void> { this.#listeners.clear(); }
+
+  // RecordSource, for the cursors.
+  scan(lane: Lane, afterId: number, upTo: number, limit: number): JournalRecord[] {
+    const l = this.#lanes[lane];
+    const out: JournalRecord[] = [];
+    for (let i = l.indexAfter(afterId); i < l.items.length && out.length < limit; i++) {
+      const r = l.items[i]!;
+      if (r.id > upTo) break;
+      out.push(r);
+    }
+    return out;
+  }
+
+  idsAfter(afterId: number, limit: number): number[] {
+    const a = this.scan('priority', afterId, Infinity, limit).map((r) => r.id);
+    const b = this.scan('telemetry', afterId, Infinity, limit).map((r) => r.id);
+    return [...a, ...b].sort((x, y) => x - y).slice(0, limit);
+  }
+
+  lastId(): number { return this.#lastId; }
+
+  #add(lane: Lane, channel: string, device: string, count: number, body: string): void {
+    const key = `${channel}/${device}`;
+    const seq = (this.#seq.get(key) ?? this.#seqBase) + 1;
+    this.#seq.set(key, seq);
+    this.#lanes[lane].push({ id: ++this.#lastId, lane, channel, device, seq, ts: this.#clock.now(), count, body });
+    if (lane === 'telemetry') this.#points += count;
+    this.#bytes += body.length;
+    this.#appended++;
+    for (const c of this.#cursors.values()) c.committed(1);
+  }
+
+  #notify(): void { for (const l of this.#listeners) l(); }
+
+  #drop(): void {
+    const r = this.#remove('telemetry');
+    this.#dropped++;
+    this.#droppedPoints += r.count;
+    this.#full = true;
+    for (const c of this.#cursors.values()) { c.dropped(r.id); c.advance(); }
+  }
+
+  #remove(lane: Lane): JournalRecord {
+    const r = this.#lanes[lane].shift();
+    if (lane === 'telemetry') this.#points -= r.count;
+    this.#bytes -= r.body.length;
+    return r;
+  }
+
+  /** A record leaves once every upstream has it. */
+  #trim(): void {
+    let minLow = Infinity;
+    for (const c of this.#cursors.values()) minLow = Math.min(minLow, c.low);
+    for (const lane of ['priority', 'telemetry'] as const) {
+      while ((this.#lanes[lane].first()?.id ?? Infinity) <= minLow) this.#remove(lane);
+    }
+  }
 
   #cursor(upstream: string): Cursor {
     const c = this.#cursors.get(upstream);
     if (!c) throw new Error(`journal: no cursor "${upstream}"; call openCursor first`);
     return c;
-  }
-
-  #size(): number { return this.#records.length - this.#head; }
-  #firstId(): number { return this.#records[this.#head]?.id ?? this.#nextId; }
-
-  /** Index of the first live record with an id above `id` (ids are increasing: binary search). */
-  #indexAfter(id: number): number {
-    let lo = this.#head;
-    let hi = this.#records.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#records[mid]!.id <= id) lo = mid + 1; else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Moves the low-water mark over ids acked in a row, or dropped under it. */
-  #advance(c: Cursor): void {
-    for (let i = this.#indexAfter(c.low); i < this.#records.length; i++) {
-      const id = this.#records[i]!.id;
-      if (!c.above.delete(id)) break;
-      c.low = id;
-    }
-  }
-
-  /** A record leaves once every upstream has it; records are in id order, so trim from the front. */
-  #trim(): void {
-    if (this.#cursors.size === 0) return;
-    let minLow = Infinity;
-    for (const c of this.#cursors.values()) minLow = Math.min(minLow, c.low);
-    while (this.#size() > 0 && this.#records[this.#head]!.id <= minLow) this.#removeFirst();
-  }
-
-  #removeFirst(): void {
-    const r = this.#records[this.#head]!;
-    // Clear the slot: until the array is compacted it would keep the record's points alive (with
-    // 20 batches/s of 500 points, up to a minute of telemetry).
-    (this.#records as (JournalRecord | undefined)[])[this.#head++] = undefined;
-    this.#points -= r.points.length;
-    for (const c of this.#cursors.values()) {
-      c.above.delete(r.id);
-      // A dropped record counts as passed for every cursor, or its low-water mark would stall below it.
-      if (c.low < r.id) { c.low = r.id; this.#advance(c); }
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
-      this.#records = this.#records.slice(this.#head);
-      this.#head = 0;
-    }
   }
 }

@@ -1,0 +1,127 @@
+// Opening the journal file, and what happens when it is damaged (a disk that lost power mid-write,
+// a truncated copy, garbage): the file is moved aside, never deleted; what can still be read is
+// copied into a fresh journal; the log says so; the gateway keeps running.
+import Database from 'better-sqlite3';
+import { existsSync, renameSync } from 'node:fs';
+import { CodedError } from '../model/errors.ts';
+import type { Logger } from '../model/logger.ts';
+import { SCHEMA } from './sqlite-schema.ts';
+
+export interface Opened {
+  db: Database.Database;
+  /**
+   * Where the seq of every device starts when the saved seqs may be lost (0: they are not). After a
+   * recovery it is the clock in ms: above any seq a device could have reached, so a consumer that
+   * drops duplicates by (device, seq) never drops the new data.
+   */
+  seqFloor: number;
+}
+
+const CORRUPT = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_INDEX', 'SQLITE_IOERR_SHORT_READ']);
+
+function openFile(file: string): Database.Database {
+  const db = new Database(file);
+  try {
+    // Exclusive locking before WAL: no shared-memory file, and a second gateway on the same folder
+    // is refused instead of interleaving its writes with ours.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.pragma('journal_mode = WAL');
+    // Keep a WAL that a long backlog drain made big from staying big.
+    db.pragma('journal_size_limit = 67108864');
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+    db.exec(SCHEMA);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+export function openOrRecover(file: string, log: Logger, now: number): Opened {
+  try {
+    return { db: openFile(file), seqFloor: 0 };
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? '';
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      throw new CodedError('CE_ERR_JOURNAL_LOCKED', `${file} is in use by another process (is another cityedge running on this data folder?)`, {}, { cause: e });
+    }
+    if (!CORRUPT.has(code)) throw new CodedError('CE_ERR_JOURNAL_OPEN', `${file}: ${(e as Error).message}`, {}, { cause: e });
+    return recover(file, (e as Error).message, log, now);
+  }
+}
+
+function recover(file: string, why: string, log: Logger, now: number): Opened {
+  const aside = `${file}.damaged-${now}`;
+  renameSync(file, aside);
+  for (const s of ['-wal', '-shm']) if (existsSync(file + s)) renameSync(file + s, aside + s);
+  const db = openFile(file);
+  const got = salvage(aside, db);
+  log.error({
+    code: 'CE_ERR_JOURNAL_DAMAGED', file, movedTo: aside, why,
+    recoveredRecords: got.records, recoveredPoints: got.points, cursorsRecovered: got.cursors,
+  }, `journal file damaged (${why}): moved aside to ${aside}; ${got.records} record(s) with ${got.points} point(s) recovered into a fresh journal`);
+  return { db, seqFloor: now };
+}
+
+interface Row { id: number; lane: number; channel: string; device: string; seq: number; ts: number; count: number; body: string }
+
+/** Copies what the damaged file still gives: records from both ends up to the damage, cursors, the last id. */
+function salvage(damaged: string, into: Database.Database): { records: number; points: number; cursors: number } {
+  let src: Database.Database;
+  try {
+    src = new Database(damaged, { readonly: true, fileMustExist: true });
+  } catch {
+    return { records: 0, points: 0, cursors: 0 };
+  }
+  const insert = into.prepare('INSERT OR IGNORE INTO records (id, lane, channel, device, seq, ts, count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  let records = 0;
+  let points = 0;
+  let maxId = 0;
+  const copy = (sql: string, stopAt: (r: Row) => boolean) => {
+    try {
+      for (const r of src.prepare(sql).iterate() as IterableIterator<Row>) {
+        if (stopAt(r)) break;
+        if (typeof r.body !== 'string' || typeof r.id !== 'number') continue;
+        if (insert.run(r.id, r.lane, r.channel, r.device, r.seq, r.ts, r.count, r.body).changes > 0) {
+          records++;
+          if (r.lane === 1) points += r.count;
+          maxId = Math.max(maxId, r.id);
+        }
+      }
+    } catch { /* reached the damage: what came before is kept */ }
+  };
+  into.transaction(() => {
+    let forwardTo = 0;
+    copy('SELECT * FROM records ORDER BY id', (r) => { forwardTo = r.id; return false; });
+    // From the other end, back to where the forward pass stopped: a hole in the middle costs only the hole.
+    copy('SELECT * FROM records ORDER BY id DESC', (r) => r.id <= forwardTo);
+  })();
+  let cursors = 0;
+  try {
+    const lastId = src.prepare("SELECT value FROM meta WHERE key = 'last_id'").pluck().get() as number | undefined;
+    into.prepare("INSERT INTO meta (key, value) VALUES ('last_id', ?)").run(Math.max(lastId ?? 0, maxId));
+  } catch {
+    into.prepare("INSERT INTO meta (key, value) VALUES ('last_id', ?)").run(maxId);
+  }
+  try {
+    // Seqs as far as they can be read; the seq floor covers those that cannot.
+    for (const r of src.prepare('SELECT key, seq FROM seqs').all() as { key: string; seq: number }[]) {
+      into.prepare('INSERT OR REPLACE INTO seqs (key, seq) VALUES (?, ?)').run(r.key, r.seq);
+    }
+  } catch { /* unreadable: the floor applies */ }
+  try {
+    const rows = src.prepare('SELECT upstream, low FROM cursors').all() as { upstream: string; low: number }[];
+    const acks = src.prepare('SELECT upstream, id FROM acks').all() as { upstream: string; id: number }[];
+    into.transaction(() => {
+      for (const r of rows) into.prepare('INSERT INTO cursors (upstream, low) VALUES (?, ?)').run(r.upstream, r.low);
+      for (const a of acks) into.prepare('INSERT OR IGNORE INTO acks (upstream, id) VALUES (?, ?)').run(a.upstream, a.id);
+    })();
+    cursors = rows.length;
+  } catch {
+    // Unknown positions: every upstream is sent everything recovered again (duplicates, not losses).
+    into.exec('DELETE FROM cursors; DELETE FROM acks;');
+  }
+  src.close();
+  return { records, points, cursors };
+}

@@ -1,0 +1,142 @@
+// The durable journal: the conformance suite, then what only a file can do: survive a reopen with
+// records, seqs, cursors and acks; keep a quota by bytes and by age; refuse a second process;
+// recover from a damaged file.
+import t, { type Test } from "tap";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteJournal, type SqliteJournalOptions } from '../gateway/journal/sqlite.ts';
+import { FakeClock } from '../gateway/model/clock.ts';
+import type { Logger } from '../gateway/model/logger.ts';
+import { journalConformance, pt, values } from './helpers/journal-conformance.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cityedge-journal-'));
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const newDir = () => join(tmp, `j${++n}`);
+const open = (t: Test, opts: Partial<SqliteJournalOptions> & { dir: string }) => {
+  const j = new SqliteJournal({ fsync: 'normal', ...opts });
+  t.teardown(() => j.close());
+  return j;
+};
+
+journalConformance(t, () => new SqliteJournal({ dir: newDir(), fsync: 'normal' }));
+
+t.test('records, seqs, cursors and acks survive a reopen', async (t) => {
+  const dir = newDir();
+  const a = new SqliteJournal({ dir });
+  a.openCursor('city');
+  for (let i = 0; i < 5; i++) a.append('plc1', [pt(i)]);
+  a.flush();
+  const first = a.read('city', 2);
+  a.ack('city', [first[0]!.id]);
+  a.ack('city', [first[1]!.id + 2]); // never read: ignored
+  const lastSeq = a.read('city', 10).at(-1)!.seq;
+  await a.close();
+
+  const b = open(t, { dir });
+  b.openCursor('city');
+  t.equal(b.backlog('city'), 4, 'the acked one is gone, the rest kept');
+  t.same(values(b.read('city', 10)), [1, 2, 3, 4], 'sent but unacknowledged comes again');
+  b.append('plc1', [pt(9)]);
+  b.flush();
+  b.rewind('city');
+  t.equal(b.read('city', 10).at(-1)!.seq, lastSeq + 1, 'seq continues across the restart');
+});
+
+t.test('appends are committed by the timer without a flush', async (t) => {
+  const j = open(t, { dir: newDir(), commitMs: 20 });
+  j.openCursor('city');
+  let woke = false;
+  j.onAppend(() => { woke = true; });
+  j.append('plc1', [pt(1)]);
+  t.equal(j.read('city', 10).length, 0, 'not readable before its commit');
+  const until = Date.now() + 10_000;
+  while (!woke && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  t.equal(j.read('city', 10).length, 1, 'readable once committed');
+});
+
+t.test('quota by bytes: the oldest telemetry goes, counted, events never', async (t) => {
+  const j = open(t, { dir: newDir(), maxBytes: 20_000 });
+  j.openCursor('city');
+  j.appendEvent('alarms', 'plc1', JSON.stringify({ rule: 'hh', pad: 'x'.repeat(100) }));
+  for (let i = 0; i < 400; i++) j.append('plc1', [pt(i), pt(i), pt(i)]);
+  j.flush();
+  const s = j.stats();
+  t.ok(s.bytes <= 20_000, `held ${s.bytes} bytes within the quota`);
+  t.ok(s.dropped > 0 && s.droppedPoints === s.dropped * 3, `dropped ${s.dropped} records, ${s.droppedPoints} points`);
+  t.ok(s.full, 'reported full');
+  const got = j.read('city', 1000);
+  t.match(got[0]!.body, /"rule":"hh"/, 'the alarm is kept');
+  t.equal(values(got).at(-1), 399, 'the newest telemetry is kept');
+  t.equal(got.length - 1 + s.dropped, 400, 'every telemetry record is either held or counted as dropped');
+  t.equal(j.backlog('city'), got.length);
+});
+
+t.test('quota by age', async (t) => {
+  const clock = new FakeClock(1_000_000);
+  const j = open(t, { dir: newDir(), clock, maxAgeMs: 60_000 });
+  j.openCursor('city');
+  j.append('plc1', [pt(1)]);
+  j.flush();
+  await clock.advance(61_000);
+  j.append('plc1', [pt(2)]);
+  j.flush();
+  t.same(values(j.read('city', 10)), [2]);
+  t.equal(j.stats().dropped, 1);
+});
+
+t.test('a second process on the same folder is refused, clearly', async (t) => {
+  const dir = newDir();
+  open(t, { dir });
+  t.throws(() => new SqliteJournal({ dir }), { code: 'CE_ERR_JOURNAL_LOCKED' });
+});
+
+function captureLogger(): Logger & { lines: { obj: Record<string, unknown>; msg: string }[] } {
+  const lines: { obj: Record<string, unknown>; msg: string }[] = [];
+  const log = (obj: object | string, msg?: string) => lines.push(typeof obj === 'string' ? { obj: {}, msg: obj } : { obj: obj as Record<string, unknown>, msg: msg ?? '' });
+  const l = { debug: log, info: log, warn: log, error: log, child: () => l, lines };
+  return l;
+}
+
+t.test('a garbage journal file: moved aside, said in the log, a fresh journal runs', async (t) => {
+  const dir = newDir();
+  const a = new SqliteJournal({ dir });
+  await a.close();
+  writeFileSync(join(dir, 'journal.db'), Buffer.alloc(8192, 0x5a));
+  const logger = captureLogger();
+  const j = open(t, { dir, logger });
+  const aside = readdirSync(dir).filter((f) => f.startsWith('journal.db.damaged-'));
+  t.equal(aside.length, 1, 'the damaged file is kept beside');
+  t.equal(readFileSync(join(dir, aside[0]!))[0], 0x5a, 'as it was');
+  t.match(logger.lines.find((l) => l.obj.code === 'CE_ERR_JOURNAL_DAMAGED')?.msg, /moved aside/);
+  j.openCursor('city');
+  j.append('plc1', [pt(1)]);
+  j.flush();
+  const rec = j.read('city', 1)[0]!;
+  t.ok(rec.seq > 1_000_000_000_000, 'seq restarts above anything sent before (from the clock)');
+});
+
+t.test('a truncated journal file: what can be read is recovered', async (t) => {
+  const dir = newDir();
+  const a = new SqliteJournal({ dir });
+  a.openCursor('city');
+  for (let i = 0; i < 3000; i++) a.append('plc1', Array.from({ length: 10 }, (_, k) => pt(i * 10 + k)));
+  a.flush();
+  await a.close(); // checkpointed: everything is in the main file
+  const file = join(dir, 'journal.db');
+  truncateSync(file, Math.floor(statSync(file).size / 2));
+  const logger = captureLogger();
+  const j = open(t, { dir, logger });
+  const said = logger.lines.find((l) => l.obj.code === 'CE_ERR_JOURNAL_DAMAGED');
+  t.ok(said, 'said in the log');
+  const recovered = Number(said?.obj.recoveredRecords);
+  t.ok(recovered > 500 && recovered < 3000, `recovered ${recovered} of 3000 records`);
+  j.openCursor('city');
+  const got = j.read('city', 5000);
+  t.equal(got.length, recovered, 'the recovered records are there to send');
+  t.same(values(got.slice(0, 2)), [0, 10], 'from the start of the file');
+  j.append('plc1', [pt(1)]);
+  j.flush();
+  t.ok(j.read('city', 10).length === 1, 'and the journal takes new data');
+});
