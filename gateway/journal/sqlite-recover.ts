@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { existsSync, renameSync } from 'node:fs';
 import { CodedError } from '../model/errors.ts';
 import type { Logger } from '../model/logger.ts';
+import { salvagePages } from './sqlite-salvage.ts';
 import { SCHEMA } from './sqlite-schema.ts';
 
 export interface Opened {
@@ -68,33 +69,41 @@ interface Row { id: number; lane: number; channel: string; device: string; seq: 
 
 /** Copies what the damaged file still gives: records from both ends up to the damage, cursors, the last id. */
 function salvage(damaged: string, into: Database.Database): { records: number; points: number; cursors: number } {
-  let src: Database.Database;
-  try {
-    src = new Database(damaged, { readonly: true, fileMustExist: true });
-  } catch {
-    return { records: 0, points: 0, cursors: 0 };
-  }
   const insert = into.prepare('INSERT OR IGNORE INTO records (id, lane, channel, device, seq, ts, count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   let records = 0;
   let points = 0;
   let maxId = 0;
+  const keep = (r: Row) => {
+    if (typeof r.body !== 'string' || typeof r.id !== 'number') return;
+    if (insert.run(r.id, r.lane, r.channel, r.device, r.seq, r.ts, r.count, r.body).changes > 0) {
+      records++;
+      if (r.lane === 1) points += r.count;
+      maxId = Math.max(maxId, r.id);
+    }
+  };
+  // First through the pages themselves: that finds every row whose page survived, even when the
+  // b-tree above it did not (sqlite-salvage.ts).
+  into.transaction(() => { for (const r of salvagePages(damaged)) keep(r); })();
+  let src: Database.Database;
+  try {
+    src = new Database(damaged, { readonly: true, fileMustExist: true });
+  } catch {
+    into.prepare("INSERT INTO meta (key, value) VALUES ('last_id', ?)").run(maxId);
+    return { records, points, cursors: 0 };
+  }
+  // Then through SQLite, which also reads what was still in the write-ahead log, from both ends up
+  // to the damage.
   const copy = (sql: string, stopAt: (r: Row) => boolean) => {
     try {
       for (const r of src.prepare(sql).iterate() as IterableIterator<Row>) {
         if (stopAt(r)) break;
-        if (typeof r.body !== 'string' || typeof r.id !== 'number') continue;
-        if (insert.run(r.id, r.lane, r.channel, r.device, r.seq, r.ts, r.count, r.body).changes > 0) {
-          records++;
-          if (r.lane === 1) points += r.count;
-          maxId = Math.max(maxId, r.id);
-        }
+        keep(r);
       }
     } catch { /* reached the damage: what came before is kept */ }
   };
   into.transaction(() => {
     let forwardTo = 0;
     copy('SELECT * FROM records ORDER BY id', (r) => { forwardTo = r.id; return false; });
-    // From the other end, back to where the forward pass stopped: a hole in the middle costs only the hole.
     copy('SELECT * FROM records ORDER BY id DESC', (r) => r.id <= forwardTo);
   })();
   let cursors = 0;
