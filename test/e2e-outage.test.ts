@@ -1,6 +1,9 @@
 // A broker outage while the gateway keeps polling: what was measured meanwhile waits in the
 // journal and arrives after the broker returns, marked historical, with no seq missing.
 import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -18,7 +21,9 @@ t.test('broker down for a while: backlog replayed as historical, nothing missing
   const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
   t.teardown(() => plc.close());
 
-  const config = parseConfig(exampleConfig({ plcPort: plc.port, brokerUrl: broker.url, pollMs: 200 }).yaml, 'outage.yaml');
+  const dir = mkdtempSync(join(tmpdir(), 'cityedge-outage-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const config = parseConfig(exampleConfig({ plcPort: plc.port, brokerUrl: broker.url, pollMs: 200, bufferPath: join(dir, 'data') }).yaml, 'outage.yaml');
 
   const got = new Map<number, Telemetry>();
   const sub = await mqtt.connectAsync(broker.url, {
