@@ -3,7 +3,7 @@
 // lane, which is never dropped, on the `…/alarms` topic with the alarm payload of docs/mqtt.md.
 // The alarm engine (rules, acknowledgement, shelving) is not this file's business.
 import type { Journal } from './journal/journal.ts';
-import type { Clock, Config, Logger } from './model/index.ts';
+import { byteSize, type Clock, type Config, type Logger } from './model/index.ts';
 
 export const JOURNAL_ALARM_RULE = 'journal_full';
 const CHECK_MS = 1000;
@@ -20,7 +20,7 @@ export async function watchJournalQuota(journal: Journal, config: Config, deps: 
     raised = s.full;
     const t = clock.now();
     if (raised) droppedAtRaise = s.droppedPoints;
-    const limit = config.buffer.max_bytes ?? null;
+    const limit = config.buffer.max_bytes !== undefined ? byteSize(config.buffer.max_bytes) : null;
     const en = raised
       ? `journal quota reached: dropping the oldest telemetry (${s.droppedPoints} points dropped so far)`
       : `journal back under its quota (${s.droppedPoints - droppedAtRaise} points dropped while full)`;
