@@ -65,7 +65,7 @@ t.test('live telemetry and alarms overtake a draining backlog', async (t) => {
   const old = seen.filter((s) => s.device === 'old');
   t.equal(new Set(old.map((s) => s.seq)).size, BACKLOG, 'every backlog batch arrived');
   t.ok(old.every((s) => s.historical), 'backlog batches are historical');
-  const lastOldAt = seen.findLastIndex((s) => s.device === 'old');
+  const lastOldAt = seen.map((s) => s.device).lastIndexOf('old');
   const liveDuringDrain = seen.slice(0, lastOldAt).filter((s) => s.device === 'live');
   const drainMs = old.at(-1)!.at - old[0]!.at;
   t.comment(`backlog of ${BACKLOG} batches drained in ${drainMs} ms; ${liveDuringDrain.length} live batches arrived meanwhile`);
