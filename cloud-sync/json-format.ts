@@ -30,5 +30,9 @@ export function telemetryJson(site: string, rec: JournalRecord, historical: bool
   return `{"site":${JSON.stringify(site)},"device":${JSON.stringify(rec.device)},"seq":${rec.seq},"historical":${historical},"points":${rec.body}}`;
 }
 
-export const onlinePayload = (version: string, ts: number) => JSON.stringify({ online: true, version, ts });
+/** What the retained status says of the journal, for this upstream. */
+export interface StatusJournal { backlog: number; oldestAgeS: number; dropped: number; droppedPoints: number; full: boolean }
+
+export const onlinePayload = (version: string, ts: number, journal?: StatusJournal) =>
+  JSON.stringify(journal ? { online: true, version, ts, journal } : { online: true, version, ts });
 export const offlinePayload = (ts?: number) => JSON.stringify(ts === undefined ? { online: false } : { online: false, ts });

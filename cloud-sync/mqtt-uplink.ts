@@ -4,12 +4,14 @@
 // is switched off.
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Journal, JournalRecord } from '../gateway/journal/journal.ts';
-import { Backoff, CodedError, type Clock, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
+import { Backoff, CodedError, RateMeter, type Clock, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
 import { offlinePayload, onlinePayload, telemetryJson, topicPrefix, topics } from './json-format.ts';
 
 const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
 const LIVE_GRACE_MS = 5_000;
+/** The retained status is refreshed this often, and at once when the journal fills or recovers. */
+const STATUS_REFRESH_MS = 60_000;
 
 /** The state of one connection: what is in flight, how to wake the pump. */
 interface Link { open: boolean; inflight: Set<number>; wake: () => void }
@@ -33,6 +35,8 @@ export interface UplinkStats {
   refused: number;
   inflight: number;
   backlog: number;
+  /** Points acknowledged by the broker per second, over the last 10 s. */
+  drainRate: number;
   lastError: string | undefined;
 }
 
@@ -44,6 +48,7 @@ export class MqttJsonUplink {
   readonly #backoff: Backoff;
   /** Starts as configured; drops to 3.1.1 once if the broker refuses MQTT 5. */
   #protocol: 4 | 5;
+  readonly #drain: RateMeter;
   readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, inflight: 0, lastError: undefined as string | undefined };
 
   constructor(opts: MqttUplinkOptions) {
@@ -53,10 +58,24 @@ export class MqttJsonUplink {
     this.#topics = topics(topicPrefix(opts.upstream, opts.site));
     this.#backoff = new Backoff({ initialMs: 1000, maxMs: 60_000 });
     this.#protocol = opts.upstream.protocol_version;
+    this.#drain = new RateMeter(opts.clock);
     opts.journal.openCursor(this.id);
   }
 
-  stats(): UplinkStats { return { ...this.#s, protocol: this.#protocol, backlog: this.#o.journal.backlog(this.id) }; }
+  stats(): UplinkStats {
+    return { ...this.#s, protocol: this.#protocol, backlog: this.#o.journal.backlog(this.id), drainRate: this.#drain.perSecond() };
+  }
+
+  /** The retained status: online, and what the journal holds for this upstream (docs/mqtt.md). */
+  #status(): string {
+    const { journal, clock } = this.#o;
+    const j = journal.stats();
+    const now = clock.now();
+    return onlinePayload(this.#o.version, now, {
+      backlog: journal.backlog(this.id), oldestAgeS: j.oldestTs === undefined ? 0 : Math.max(0, Math.round((now - j.oldestTs) / 1000)),
+      dropped: j.dropped, droppedPoints: j.droppedPoints, full: j.full,
+    });
+  }
 
   /** Connects, drains, reconnects, until the signal aborts; then says goodbye on the status topic. */
   async run(signal: AbortSignal): Promise<void> {
@@ -150,7 +169,14 @@ export class MqttJsonUplink {
     // committed from now on is live and goes ahead of the backlog (gateway/journal/cursor.ts).
     journal.rewind(this.id);
 
-    client.publish(this.#topics.status, onlinePayload(this.#o.version, clock.now()), { qos: 1, retain: true });
+    const publishStatus = () => client.publish(this.#topics.status, this.#status(), { qos: 1, retain: true });
+    publishStatus();
+    let statusAt = clock.now();
+    let full = journal.stats().full;
+    const refresh = setInterval(() => {
+      const nowFull = journal.stats().full;
+      if (nowFull !== full || clock.now() - statusAt >= STATUS_REFRESH_MS) { full = nowFull; statusAt = clock.now(); publishStatus(); }
+    }, 1000);
     try {
       while (link.open && !signal.aborted) {
         const room = window - link.inflight.size;
@@ -160,6 +186,7 @@ export class MqttJsonUplink {
         if (batch.length === 0) await new Promise<void>((r) => { link.wake = r; });
       }
     } finally {
+      clearInterval(refresh);
       unsubscribe();
       signal.removeEventListener('abort', wake);
       client.off('close', onClose);
@@ -194,6 +221,7 @@ export class MqttJsonUplink {
       } else {
         this.#o.journal.ack(this.id, [rec.id]);
         this.#s.acked++;
+        this.#drain.add(rec.count);
       }
       link.wake();
     });

@@ -27,11 +27,13 @@ t.test('a full journal drops the oldest telemetry, counts it, and raises an alar
   const config = parseConfig(doc.toString(), 'quota.yaml');
 
   const order: { kind: 'alarm' | 'telemetry'; seq?: number; alarm?: Alarm }[] = [];
+  const statuses: { online: boolean; journal?: { dropped: number; droppedPoints: number; full: boolean; backlog: number } }[] = [];
   const sub = await mqtt.connectAsync(broker.url, { clientId: 'platform-quota', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 200 });
   t.teardown(() => sub.endAsync(true));
   sub.on('message', (topic, p) => {
     const body = JSON.parse(p.toString());
-    if (topic.endsWith('/alarms')) order.push({ kind: 'alarm', alarm: body as Alarm });
+    if (topic.endsWith('/status')) statuses.push(body);
+    else if (topic.endsWith('/alarms')) order.push({ kind: 'alarm', alarm: body as Alarm });
     else if (topic.includes('/telemetry/')) order.push({ kind: 'telemetry', seq: body.seq });
   });
   await sub.subscribeAsync(`cityedge/v1/${config.site.id}/#`, { qos: 1 });
@@ -55,6 +57,10 @@ t.test('a full journal drops the oldest telemetry, counts it, and raises an alar
   t.match(alarm, { rule: 'journal_full', state: 'active', device: 'gateway', limit: 8000 });
   t.ok(alarm.droppedPoints > 0, `the alarm says ${alarm.droppedPoints} points were dropped`);
   t.match(alarm.message, /缓存已满/);
+
+  const status = statuses.find((s) => s.online && s.journal);
+  t.ok(status?.journal?.full === true && status.journal.droppedPoints > 0 && status.journal.backlog > 0,
+    `the status says the journal is full, with its drops and backlog: ${JSON.stringify(status?.journal)}`);
 
   // The oldest were dropped: what arrives starts right after the last dropped batch.
   const dropped = gw.status().journal.dropped;

@@ -43,6 +43,8 @@ export interface JournalStats {
   droppedPoints: number;
   /** True while the quota is forcing drops (cleared once the journal is back under 90 % of it). */
   full: boolean;
+  /** Telemetry points committed per second, over the last 10 s. */
+  commitRate: number;
 }
 
 export interface Journal {

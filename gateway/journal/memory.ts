@@ -3,6 +3,7 @@
 // oldest telemetry is dropped and counted; events are never dropped. An append is committed at once.
 import type { Clock } from '../model/clock.ts';
 import { systemClock } from '../model/clock.ts';
+import { RateMeter } from '../model/rate.ts';
 import type { Sample } from '../model/sample.ts';
 import { Cursor, type RecordSource } from './cursor.ts';
 import type { Journal, JournalRecord, JournalStats, Lane } from './journal.ts';
@@ -51,9 +52,11 @@ export class MemoryJournal implements Journal, RecordSource {
   #dropped = 0;
   #droppedPoints = 0;
   #full = false;
+  readonly #rate: RateMeter;
 
   constructor(opts: MemoryJournalOptions = {}) {
     this.#clock = opts.clock ?? systemClock;
+    this.#rate = new RateMeter(this.#clock);
     this.#maxPoints = opts.maxPoints ?? 1_000_000;
     // Nothing is stored across restarts, yet seq must keep increasing so consumers that drop
     // duplicates by (device, seq) do not drop a restarted box's data. Starting from the clock in
@@ -98,6 +101,7 @@ export class MemoryJournal implements Journal, RecordSource {
       records: priority.size + telemetry.size, points: this.#points, bytes: this.#bytes,
       oldestTs: Number.isFinite(oldest) ? oldest : undefined,
       appended: this.#appended, dropped: this.#dropped, droppedPoints: this.#droppedPoints, full: this.#full,
+      commitRate: this.#rate.perSecond(),
     };
   }
 
@@ -134,7 +138,7 @@ export class MemoryJournal implements Journal, RecordSource {
     const seq = (this.#seq.get(key) ?? this.#seqBase) + 1;
     this.#seq.set(key, seq);
     this.#lanes[lane].push({ id: ++this.#lastId, lane, channel, device, seq, ts: this.#clock.now(), count, body });
-    if (lane === 'telemetry') this.#points += count;
+    if (lane === 'telemetry') { this.#points += count; this.#rate.add(count); }
     this.#bytes += body.length;
     this.#appended++;
     for (const c of this.#cursors.values()) c.committed(1);

@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../model/clock.ts';
 import { systemClock } from '../model/clock.ts';
+import { RateMeter } from '../model/rate.ts';
 import type { Logger } from '../model/logger.ts';
 import { silentLogger } from '../model/logger.ts';
 import type { Sample } from '../model/sample.ts';
@@ -71,6 +72,7 @@ export class SqliteJournal implements Journal, RecordSource {
   #dropped = 0;
   #droppedPoints = 0;
   #full = false;
+  readonly #rate: RateMeter;
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Immediate | undefined;
   #closed = false;
@@ -78,6 +80,7 @@ export class SqliteJournal implements Journal, RecordSource {
   constructor(opts: SqliteJournalOptions) {
     this.#o = { commitMs: 250, fsync: 'full', ...opts };
     this.#clock = opts.clock ?? systemClock;
+    this.#rate = new RateMeter(this.#clock);
     this.#log = opts.logger ?? silentLogger;
     mkdirSync(opts.dir, { recursive: true });
     this.file = join(opts.dir, 'journal.db');
@@ -136,6 +139,7 @@ export class SqliteJournal implements Journal, RecordSource {
     return {
       records: this.#records, points: this.#points, bytes: this.#bytes, oldestTs: this.#oldestTs,
       appended: this.#appended, dropped: this.#dropped, droppedPoints: this.#droppedPoints, full: this.#full,
+      commitRate: this.#rate.perSecond(),
     };
   }
 
@@ -193,7 +197,7 @@ export class SqliteJournal implements Journal, RecordSource {
         touched.add(key);
         this.#st.insert.run(++this.#lastId, laneNo(p.lane), p.channel, p.device, seq, p.ts, p.count, p.body);
         this.#records++;
-        if (p.lane === 'telemetry') this.#points += p.count;
+        if (p.lane === 'telemetry') { this.#points += p.count; this.#rate.add(p.count); }
         this.#bytes += p.body.length + RECORD_OVERHEAD_BYTES;
         this.#oldestTs ??= p.ts;
       }

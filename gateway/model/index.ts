@@ -9,3 +9,4 @@ export * from './logger.ts';
 export type * from '../../config/schema.ts';
 export { parseModbusAddress, registerSpan, isBitTable, type ModbusAddress } from '../../config/modbus-address.ts';
 export { durationMs, byteSize } from '../../config/units.ts';
+export * from './rate.ts';
