@@ -188,6 +188,11 @@ export class SqliteJournal implements Journal, RecordSource {
     this.#pending = [];
     this.#pendingPoints = 0;
     const now = this.#clock.now();
+    // A commit of acknowledgements only is not flushed to the disk on its own: losing it to a power
+    // cut means sending those batches again, never losing them. The next commit with records
+    // flushes it too. (WAL mode: `synchronous` may change between transactions.)
+    const relaxed = pending.length === 0 && this.#o.fsync === 'full';
+    if (relaxed) this.#st.syncNormal.run();
     this.#db.transaction(() => {
       const touched = new Set<string>();
       for (const p of pending) {
@@ -207,6 +212,7 @@ export class SqliteJournal implements Journal, RecordSource {
       this.#enforceBounds(now);
       this.#saveCursors();
     })();
+    if (relaxed) this.#st.syncFull.run();
     this.#appended += pending.length;
     if (pending.length > 0) for (const l of this.#listeners) l();
   }
@@ -298,6 +304,8 @@ export class SqliteJournal implements Journal, RecordSource {
 
 function prepare(db: Database.Database) {
   return {
+    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+    syncFull: db.prepare('PRAGMA synchronous = FULL'),
     insert: db.prepare('INSERT INTO records (id, lane, channel, device, seq, ts, count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     scan: db.prepare('SELECT id, lane, channel, device, seq, ts, count, body FROM records WHERE lane = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?'),
     idsAfter: db.prepare('SELECT id FROM records WHERE id > ? ORDER BY id LIMIT ?'),
