@@ -138,7 +138,14 @@ export class MqttJsonUplink {
         client.off('connect', onConnect); client.off('error', fail); client.off('close', onClose);
         signal.removeEventListener('abort', onAbort);
       };
-      const onConnect = (connack: IConnackPacket) => { cleanup(); resolve({ client, connack }); };
+      const onConnect = (connack: IConnackPacket) => {
+        cleanup();
+        // Nagle's algorithm holds small publishes back for the peer's delayed ACK: with a window of
+        // 32 a backlog drained at 14–17 % of what mqtt.js alone reaches; without it 46–54 %
+        // (bench:journal). mqtt.js leaves it on.
+        (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+        resolve({ client, connack });
+      };
       client.on('connect', onConnect);
       client.on('error', fail);
       client.on('close', onClose);

@@ -139,7 +139,7 @@ export class MemoryJournal implements Journal, RecordSource {
     this.#seq.set(key, seq);
     this.#lanes[lane].push({ id: ++this.#lastId, lane, channel, device, seq, ts: this.#clock.now(), count, body });
     if (lane === 'telemetry') { this.#points += count; this.#rate.add(count); }
-    this.#bytes += body.length;
+    this.#bytes += Buffer.byteLength(body);
     this.#appended++;
     for (const c of this.#cursors.values()) c.committed(1);
   }
@@ -157,7 +157,7 @@ export class MemoryJournal implements Journal, RecordSource {
   #remove(lane: Lane): JournalRecord {
     const r = this.#lanes[lane].shift();
     if (lane === 'telemetry') this.#points -= r.count;
-    this.#bytes -= r.body.length;
+    this.#bytes -= Buffer.byteLength(r.body);
     return r;
   }
 

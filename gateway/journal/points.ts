@@ -20,14 +20,19 @@ function jsonValue(v: Sample['value']): string {
   return v === null ? 'null' : String(v);
 }
 
-/** Written out directly, not through JSON.stringify of an object per point: this runs for every point. */
+/**
+ * Written out directly, not through JSON.stringify of an object per point: this runs for every
+ * point. Joined once rather than grown with `+=`, which leaves V8 a rope of pieces until something
+ * flattens it: measured ~310 bytes of heap per point waiting for its commit instead of ~53, and
+ * 2–3× slower appends (bench:journal).
+ */
 export function encodePoints(points: readonly Sample[]): string {
-  let out = '[';
+  const parts = new Array<string>(points.length);
   for (let i = 0; i < points.length; i++) {
     const p = points[i]!;
-    out += `${i === 0 ? '' : ','}{"tag":${quotedName(p.tag)},"v":${jsonValue(p.value)},"q":"${p.quality}","t":${p.ts}}`;
+    parts[i] = `{"tag":${quotedName(p.tag)},"v":${jsonValue(p.value)},"q":"${p.quality}","t":${p.ts}}`;
   }
-  return `${out}]`;
+  return `[${parts.join(',')}]`;
 }
 
 export interface StoredPoint { tag: string; v: number | boolean | string | null; q: Sample['quality']; t: number }

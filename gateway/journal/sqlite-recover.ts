@@ -2,7 +2,7 @@
 // a truncated copy, garbage): the file is moved aside, never deleted; what can still be read is
 // copied into a fresh journal; the log says so; the gateway keeps running.
 import Database from 'better-sqlite3';
-import { existsSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { CodedError } from '../model/errors.ts';
 import type { Logger } from '../model/logger.ts';
 import { salvagePages } from './sqlite-salvage.ts';
@@ -20,7 +20,38 @@ export interface Opened {
 
 const CORRUPT = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_INDEX', 'SQLITE_IOERR_SHORT_READ']);
 
+const corrupt = (why: string) => Object.assign(new Error(why), { code: 'SQLITE_CORRUPT' });
+
+/**
+ * What the file's header says, checked without SQLite: the magic string, and whether the file is
+ * as long as the header's page count (https://www.sqlite.org/fileformat2.html §1.3). A truncated
+ * file fails here in microseconds, whatever its size.
+ */
+function checkHeader(file: string): void {
+  if (!existsSync(file)) return;
+  const size = statSync(file).size;
+  if (size === 0) return;
+  const h = Buffer.alloc(100);
+  const fd = openSync(file, 'r');
+  try { readSync(fd, h, 0, 100, 0); } finally { closeSync(fd); }
+  if (size < 100 || h.toString('latin1', 0, 16) !== 'SQLite format 3\0') throw corrupt('not a SQLite file');
+  const raw = h.readUInt16BE(16);
+  const pageSize = raw === 1 ? 65536 : raw;
+  const pages = h.readUInt32BE(28);
+  // The page count is valid only when the change counter matches "version-valid-for".
+  if (pages > 0 && h.readUInt32BE(24) === h.readUInt32BE(92) && pages * pageSize > size) {
+    throw corrupt(`truncated: ${size} of ${pages * pageSize} bytes`);
+  }
+}
+
+/**
+ * Opens and checks the file. The full check (PRAGMA quick_check reads every page: 8.7 s for a
+ * 523 MB journal on a cold cache, measured) runs only when the last run did not close the journal
+ * cleanly: a crash or a power cut is when a file gets damaged. After a clean stop the header check
+ * is enough.
+ */
 function openFile(file: string): Database.Database {
+  checkHeader(file);
   const db = new Database(file);
   try {
     // Exclusive locking before WAL: no shared-memory file, and a second gateway on the same folder
@@ -29,14 +60,24 @@ function openFile(file: string): Database.Database {
     db.pragma('journal_mode = WAL');
     // Keep a WAL that a long backlog drain made big from staying big.
     db.pragma('journal_size_limit = 67108864');
-    const check = db.pragma('quick_check', { simple: true });
-    if (check !== 'ok') throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
     db.exec(SCHEMA);
+    const clean = db.prepare("SELECT value FROM meta WHERE key = 'clean'").pluck().get() === 1;
+    if (!clean) {
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw corrupt(`integrity check: ${String(check)}`);
+    }
+    db.prepare("INSERT INTO meta (key, value) VALUES ('clean', 0) ON CONFLICT (key) DO UPDATE SET value = 0").run();
     return db;
   } catch (e) {
     db.close();
     throw e;
   }
+}
+
+/** Marks a clean stop, so the next start skips the full check; then closes (checkpointing the WAL). */
+export function closeClean(db: Database.Database): void {
+  db.prepare("INSERT INTO meta (key, value) VALUES ('clean', 1) ON CONFLICT (key) DO UPDATE SET value = 1").run();
+  db.close();
 }
 
 export function openOrRecover(file: string, log: Logger, now: number): Opened {
