@@ -166,3 +166,35 @@ t.test('a truncated journal file: what can be read is recovered', async (t) => {
   j.flush();
   t.ok(j.read('city', 10).length === 1, 'and the journal takes new data');
 });
+
+t.test('a full disk: commits fail, the data waits in memory, said once; draining makes room and nothing is lost', async (t) => {
+  const logger = captureLogger();
+  // A file that cannot grow past 256 KB behaves as a full disk (SQLITE_FULL).
+  const j = open(t, { dir: newDir(), logger, fileLimitBytes: 256 * 1024, commitMs: 60_000 });
+  j.openCursor('city');
+  const failures = () => logger.lines.filter((l) => l.obj.code === 'CE_ERR_JOURNAL_WRITE').length;
+  let appended = 0;
+  while (failures() === 0 && appended < 100_000) {
+    j.append('plc1', Array.from({ length: 10 }, (_, k) => pt(appended * 10 + k)));
+    appended++;
+    if (appended % 20 === 0) j.flush();
+  }
+  t.equal(failures(), 1, 'the failing commit is logged');
+  for (let i = 0; i < 30; i++, appended++) j.append('plc1', Array.from({ length: 10 }, (_, k) => pt(appended * 10 + k)));
+  j.flush();
+  t.equal(failures(), 1, 'said once, not at every retry');
+  const held = j.stats().records;
+  t.ok(held > 0 && held < appended, `${held} records committed, the rest waiting in memory`);
+
+  // The upstream drains what is committed: pages are freed, and the waiting batches go in.
+  const got: number[] = [];
+  for (let round = 0; round < 50 && got.length < appended; round++) {
+    const recs = j.read('city', 10_000);
+    for (const r of recs) got.push(r.seq);
+    j.ack('city', recs.map((r) => r.id));
+    j.flush();
+  }
+  t.equal(got.length, appended, 'every batch was committed and read in the end');
+  t.same(got, Array.from({ length: appended }, (_, i) => i + 1), 'seqs 1… with no gap and no repeat');
+  t.match(logger.lines.at(-1)?.msg ?? '', /writes again/, 'and the log says the journal writes again');
+});

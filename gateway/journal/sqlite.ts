@@ -18,7 +18,7 @@ import { Cursor, type RecordSource } from './cursor.ts';
 import type { Journal, JournalRecord, JournalStats, Lane } from './journal.ts';
 import { encodePoints } from './points.ts';
 import { closeClean, openOrRecover } from './sqlite-recover.ts';
-import { SCHEMA } from './sqlite-schema.ts';
+import { prepare, SCHEMA } from './sqlite-schema.ts';
 
 export type FsyncPolicy = 'full' | 'normal' | 'off';
 
@@ -35,6 +35,8 @@ export interface SqliteJournalOptions {
   maxBytes?: number;
   /** Telemetry older than this (ms) is dropped. */
   maxAgeMs?: number;
+  /** A hard cap on the file (SQLite max_page_count): writes past it fail as on a full disk. For tests. */
+  fileLimitBytes?: number;
 }
 
 /** Estimated bytes a record takes in the file besides its body (row header, ids, seq, ts, index entry). */
@@ -43,6 +45,8 @@ const LANES: Lane[] = ['priority', 'telemetry'];
 const laneNo = (l: Lane): number => (l === 'priority' ? 0 : 1);
 /** Appends held in memory before a commit is forced, whatever the timer says. */
 const MAX_PENDING_POINTS = 50_000; // a forced commit of 200,000 blocked the event loop ~200 ms (bench:journal)
+/** Points held in memory while the disk refuses writes, before the oldest are dropped. */
+const MAX_HELD_POINTS = 1_000_000;
 
 interface Pending { lane: Lane; channel: string; device: string; ts: number; count: number; body: string }
 interface Row { id: number; lane: number; channel: string; device: string; seq: number; ts: number; count: number; body: string }
@@ -73,6 +77,8 @@ export class SqliteJournal implements Journal, RecordSource {
   #droppedPoints = 0;
   #full = false;
   readonly #rate: RateMeter;
+  /** Set while commits fail (disk full, I/O errors): appends wait in memory, within a bound. */
+  #failing = false;
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Immediate | undefined;
   #closed = false;
@@ -88,6 +94,9 @@ export class SqliteJournal implements Journal, RecordSource {
     this.#db = opened.db;
     this.#db.pragma(`synchronous = ${this.#o.fsync === 'full' ? 'FULL' : this.#o.fsync === 'normal' ? 'NORMAL' : 'OFF'}`);
     this.#db.exec(SCHEMA);
+    if (opts.fileLimitBytes !== undefined) {
+      this.#db.pragma(`max_page_count = ${Math.ceil(opts.fileLimitBytes / (this.#db.pragma('page_size', { simple: true }) as number))}`);
+    }
     this.#st = prepare(this.#db);
     this.#load(opened.seqFloor);
     this.#timer = setInterval(() => this.#commit(), this.#o.commitMs);
@@ -105,7 +114,10 @@ export class SqliteJournal implements Journal, RecordSource {
   }
 
   openCursor(upstream: string): void {
-    if (this.#cursors.has(upstream)) return;
+    if (!this.#cursors.has(upstream)) this.#cursors.set(upstream, this.#loadCursor(upstream));
+  }
+
+  #loadCursor(upstream: string): Cursor {
     const saved = this.#st.cursor.get(upstream) as { low: number } | undefined;
     let low: number;
     let acked: number[] = [];
@@ -119,7 +131,7 @@ export class SqliteJournal implements Journal, RecordSource {
       this.#st.saveCursor.run(upstream, low);
     }
     const unacked = (this.#st.countAfter.pluck().get(low) as number) - acked.length;
-    this.#cursors.set(upstream, new Cursor(this, { low, acked }, unacked));
+    return new Cursor(this, { low, acked }, unacked);
   }
 
   read(upstream: string, limit: number): JournalRecord[] { return this.#cursor(upstream).read(limit); }
@@ -174,7 +186,7 @@ export class SqliteJournal implements Journal, RecordSource {
     if (this.#closed) throw new Error('journal: closed');
     this.#pending.push(p);
     this.#pendingPoints += p.count;
-    if (this.#pendingPoints >= MAX_PENDING_POINTS) this.#commit();
+    if (this.#pendingPoints >= MAX_PENDING_POINTS && !this.#failing) this.#commit();
   }
 
   #commitSoon(): void {
@@ -192,11 +204,33 @@ export class SqliteJournal implements Journal, RecordSource {
     // cut means sending those batches again, never losing them. The next commit with records
     // flushes it too. (WAL mode: `synchronous` may change between transactions.)
     const relaxed = pending.length === 0 && this.#o.fsync === 'full';
-    if (relaxed) this.#st.syncNormal.run();
+    const before = { lastId: this.#lastId, dropped: this.#dropped, droppedPoints: this.#droppedPoints, seqs: new Map<string, number | undefined>() };
+    try {
+      if (relaxed) this.#st.syncNormal.run();
+      this.#transaction(pending, now, before.seqs);
+    } catch (e) {
+      this.#commitFailed(e as Error, pending, before);
+      return;
+    } finally {
+      if (relaxed) this.#st.syncFull.run();
+    }
+    if (this.#failing) {
+      this.#failing = false;
+      this.#log.warn({ file: this.file }, 'journal writes again; what waited in memory is committed');
+    }
+    this.#appended += pending.length;
+    if (pending.length > 0) for (const l of this.#listeners) l();
+  }
+
+  #transaction(pending: Pending[], now: number, seqsBefore: Map<string, number | undefined>): void {
     this.#db.transaction(() => {
+      // Acknowledgements first: what they let go frees pages for the records below, so a full
+      // disk that an upstream is draining gets room again.
+      this.#saveCursors();
       const touched = new Set<string>();
       for (const p of pending) {
         const key = `${p.channel}/${p.device}`;
+        if (!seqsBefore.has(key)) seqsBefore.set(key, this.#seq.get(key));
         const seq = (this.#seq.get(key) ?? this.#seqBase) + 1;
         this.#seq.set(key, seq);
         touched.add(key);
@@ -210,11 +244,39 @@ export class SqliteJournal implements Journal, RecordSource {
       if (pending.length > 0) this.#st.saveMeta.run('last_id', this.#lastId);
       for (const c of this.#cursors.values()) c.committed(pending.length);
       this.#enforceBounds(now);
-      this.#saveCursors();
     })();
-    if (relaxed) this.#st.syncFull.run();
-    this.#appended += pending.length;
-    if (pending.length > 0) for (const l of this.#listeners) l();
+  }
+
+  /**
+   * SQLite rolled the transaction back (disk full, an I/O error): undo what it changed in memory,
+   * keep the batches to try again at the next commit, and say so once. Past a bound the oldest
+   * waiting telemetry is dropped and counted, as the quota would.
+   */
+  #commitFailed(e: Error, pending: Pending[], before: { lastId: number; dropped: number; droppedPoints: number; seqs: Map<string, number | undefined> }): void {
+    this.#lastId = before.lastId;
+    this.#dropped = before.dropped;
+    this.#droppedPoints = before.droppedPoints;
+    for (const [k, v] of before.seqs) if (v === undefined) this.#seq.delete(k); else this.#seq.set(k, v);
+    this.#pending = pending.concat(this.#pending);
+    this.#pendingPoints = this.#pending.reduce((n, p) => n + p.count, 0);
+    while (this.#pendingPoints > MAX_HELD_POINTS) {
+      const i = this.#pending.findIndex((p) => p.lane === 'telemetry');
+      if (i < 0) break;
+      const [gone] = this.#pending.splice(i, 1);
+      this.#pendingPoints -= gone!.count;
+      this.#dropped++;
+      this.#droppedPoints += gone!.count;
+      this.#full = true;
+    }
+    // Counters and cursors as the file has them: the transaction's changes to them did not happen.
+    this.#loadSums();
+    for (const name of this.#cursors.keys()) this.#cursors.set(name, this.#loadCursor(name));
+    this.#dirty.clear();
+    if (!this.#failing) {
+      this.#failing = true;
+      this.#log.error({ code: 'CE_ERR_JOURNAL_WRITE', file: this.file, sqlite: (e as { code?: string }).code, waiting: this.#pendingPoints },
+        `cannot write to the journal: ${e.message}; holding up to ${MAX_HELD_POINTS} points in memory and trying again`);
+    }
   }
 
   #saveCursors(): void {
@@ -287,12 +349,16 @@ export class SqliteJournal implements Journal, RecordSource {
     const maxId = this.#st.maxId.pluck().get() as number | null;
     this.#lastId = Math.max(meta ?? 0, maxId ?? 0);
     for (const r of this.#st.seqs.all() as { key: string; seq: number }[]) this.#seq.set(r.key, Math.max(r.seq, seqFloor));
+    this.#loadSums();
+    if (this.#records > 0) this.#log.info({ file: this.file, records: this.#records, points: this.#points, bytes: this.#bytes }, 'journal opened with a backlog');
+  }
+
+  #loadSums(): void {
     const sums = this.#st.sums.get() as { n: number; points: number | null; bytes: number | null; oldest: number | null };
     this.#records = sums.n;
     this.#points = sums.points ?? 0;
     this.#bytes = (sums.bytes ?? 0) + sums.n * RECORD_OVERHEAD_BYTES;
     this.#oldestTs = sums.oldest ?? undefined;
-    if (this.#records > 0) this.#log.info({ file: this.file, records: this.#records, points: this.#points, bytes: this.#bytes }, 'journal opened with a backlog');
   }
 
   #cursor(upstream: string): Cursor {
@@ -300,34 +366,4 @@ export class SqliteJournal implements Journal, RecordSource {
     if (!c) throw new Error(`journal: no cursor "${upstream}"; call openCursor first`);
     return c;
   }
-}
-
-function prepare(db: Database.Database) {
-  return {
-    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
-    syncFull: db.prepare('PRAGMA synchronous = FULL'),
-    insert: db.prepare('INSERT INTO records (id, lane, channel, device, seq, ts, count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    scan: db.prepare('SELECT id, lane, channel, device, seq, ts, count, body FROM records WHERE lane = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?'),
-    idsAfter: db.prepare('SELECT id FROM records WHERE id > ? ORDER BY id LIMIT ?'),
-    firstId: db.prepare('SELECT min(id) FROM records'),
-    maxId: db.prepare('SELECT max(id) FROM records'),
-    countAfter: db.prepare('SELECT count(*) FROM records WHERE id > ?'),
-    // Through the lane index, not a scan: ids follow time within a lane.
-    oldestTs: db.prepare('SELECT min(ts) FROM (SELECT ts FROM (SELECT ts FROM records WHERE lane = 0 ORDER BY id LIMIT 1) UNION ALL SELECT ts FROM (SELECT ts FROM records WHERE lane = 1 ORDER BY id LIMIT 1))'),
-    sums: db.prepare('SELECT count(*) AS n, sum(count * (lane = 1)) AS points, sum(octet_length(body)) AS bytes, min(ts) AS oldest FROM records'),
-    sumUpTo: db.prepare('SELECT count(*) AS n, sum(count * (lane = 1)) AS points, sum(octet_length(body)) AS bytes FROM records WHERE id <= ?'),
-    deleteUpTo: db.prepare('DELETE FROM records WHERE id <= ?'),
-    oldestTelemetry: db.prepare('SELECT id, ts, count, octet_length(body) AS bytes FROM records WHERE lane = 1 ORDER BY id LIMIT ?'),
-    sumTelemetryUpTo: db.prepare('SELECT count(*) AS n, sum(count) AS points, sum(octet_length(body)) AS bytes FROM records WHERE lane = 1 AND id <= ?'),
-    deleteTelemetryUpTo: db.prepare('DELETE FROM records WHERE lane = 1 AND id <= ?'),
-    seqs: db.prepare('SELECT key, seq FROM seqs'),
-    saveSeq: db.prepare('INSERT INTO seqs (key, seq) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq'),
-    meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-    saveMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-    cursor: db.prepare('SELECT low FROM cursors WHERE upstream = ?'),
-    saveCursor: db.prepare('INSERT INTO cursors (upstream, low) VALUES (?, ?) ON CONFLICT (upstream) DO UPDATE SET low = excluded.low'),
-    acks: db.prepare('SELECT id FROM acks WHERE upstream = ? ORDER BY id'),
-    saveAck: db.prepare('INSERT OR IGNORE INTO acks (upstream, id) VALUES (?, ?)'),
-    dropAcks: db.prepare('DELETE FROM acks WHERE upstream = ? AND id <= ?'),
-  };
 }
