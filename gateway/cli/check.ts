@@ -25,6 +25,11 @@ export async function main(argv: string[]): Promise<number> {
   out.push(`site ${s.id}${s.name ? ` (${s.name})` : ''}${s.grid ? ` grid ${s.grid}` : ''}: ` +
     `${config.devices.length} device(s), ${config.upstreams.length} upstream(s), ${config.alarms.length} alarm rule(s)`);
   for (const u of config.upstreams) out.push(`upstream ${u.id}: ${u.url} (${u.format}, MQTT ${u.protocol_version === 5 ? '5' : '3.1.1'})`);
+  const b = config.buffer;
+  out.push(b.journal === 'memory'
+    ? 'journal: in memory (lost on restart)'
+    : `journal: ${b.path}/journal.db, committed every ${b.commit_ms} ms, fsync ${b.fsync}` +
+      `${b.max_bytes !== undefined ? `, quota ${b.max_bytes}` : ', no quota'}${b.max_age !== undefined ? `, max age ${b.max_age}` : ''}`);
   out.push('');
   for (const d of config.devices) {
     const driver = createDriver(d, { clock: systemClock, logger: silentLogger });
