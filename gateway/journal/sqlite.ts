@@ -98,7 +98,7 @@ export class SqliteJournal implements Journal, RecordSource {
       this.#db.pragma(`max_page_count = ${Math.ceil(opts.fileLimitBytes / (this.#db.pragma('page_size', { simple: true }) as number))}`);
     }
     this.#st = prepare(this.#db);
-    this.#load(opened.seqFloor);
+    this.#load(opened.seqFloor, opened.clean);
     this.#timer = setInterval(() => this.#commit(), this.#o.commitMs);
     this.#timer.unref();
   }
@@ -170,7 +170,7 @@ export class SqliteJournal implements Journal, RecordSource {
     if (this.#soon) clearImmediate(this.#soon);
     this.#listeners.clear();
     // A clean close checkpoints the WAL into the main file and removes it.
-    closeClean(this.#db);
+    closeClean(this.#db, { records: this.#records, points: this.#points, bytes: this.#bytes, oldestTs: this.#oldestTs ?? null });
   }
 
   // RecordSource, for the cursors.
@@ -343,13 +343,22 @@ export class SqliteJournal implements Journal, RecordSource {
     this.#oldestTs = this.#records > 0 ? (this.#st.oldestTs.pluck().get() as number) : undefined;
   }
 
-  #load(seqFloor: number): void {
+  #load(seqFloor: number, clean: boolean): void {
     this.#seqBase = seqFloor;
     const meta = this.#st.meta.pluck().get('last_id') as number | undefined;
     const maxId = this.#st.maxId.pluck().get() as number | null;
     this.#lastId = Math.max(meta ?? 0, maxId ?? 0);
     for (const r of this.#st.seqs.all() as { key: string; seq: number }[]) this.#seq.set(r.key, Math.max(r.seq, seqFloor));
-    this.#loadSums();
+    const saved = clean ? this.#st.meta.pluck().get('totals') as string | undefined : undefined;
+    if (saved) {
+      const t = JSON.parse(saved) as { records: number; points: number; bytes: number; oldestTs: number | null };
+      this.#records = t.records;
+      this.#points = t.points;
+      this.#bytes = t.bytes;
+      this.#oldestTs = t.oldestTs ?? undefined;
+    } else {
+      this.#loadSums();
+    }
     if (this.#records > 0) this.#log.info({ file: this.file, records: this.#records, points: this.#points, bytes: this.#bytes }, 'journal opened with a backlog');
   }
 
