@@ -69,7 +69,9 @@ export class Cursor {
   advance(): boolean {
     const before = this.low;
     for (;;) {
-      const ids = this.#src.idsAfter(this.low, 256);
+      // No more ids can be walked than are acknowledged: in the usual case (acks in order) one.
+      const page = Math.min(256, this.acked.size + 1);
+      const ids = this.#src.idsAfter(this.low, page);
       let i = 0;
       for (; i < ids.length && this.acked.delete(ids[i]!); i++) this.low = ids[i]!;
       if (i < ids.length) break;
@@ -78,7 +80,7 @@ export class Cursor {
         this.low = Math.max(this.low, this.#src.lastId());
         this.acked.clear();
       }
-      if (ids.length < 256) break;
+      if (ids.length < page) break;
     }
     return this.low !== before;
   }

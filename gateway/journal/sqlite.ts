@@ -67,6 +67,10 @@ export class SqliteJournal implements Journal, RecordSource {
   readonly #cursors = new Map<string, Cursor>();
   /** Cursors whose acks or low changed since the last commit. */
   readonly #dirty = new Map<string, number[]>();
+  /** Cursors with acknowledgements above their low saved in the acks table. */
+  readonly #storedAcks = new Set<string>();
+  /** A cursor moved since the last trim: records every upstream has can be deleted. */
+  #trimDue = true;
   readonly #listeners = new Set<() => void>();
   #records = 0;
   #points = 0;
@@ -124,6 +128,7 @@ export class SqliteJournal implements Journal, RecordSource {
     if (saved) {
       low = saved.low;
       acked = this.#st.acks.pluck().all(upstream) as number[];
+      if (acked.length > 0) this.#storedAcks.add(upstream);
     } else {
       // A new upstream gets everything still in the journal.
       const first = this.#st.firstId.pluck().get() as number | null;
@@ -190,12 +195,12 @@ export class SqliteJournal implements Journal, RecordSource {
   }
 
   #commitSoon(): void {
-    this.#soon ??= setImmediate(() => { this.#soon = undefined; this.#commit(); });
+    this.#soon ??= setImmediate(() => { this.#soon = undefined; this.#commit(false); });
   }
 
   /** One transaction: new records with their ids and seqs, acks, cursors, trimming, the quota. */
-  #commit(): void {
-    if (this.#closed || (this.#pending.length === 0 && this.#dirty.size === 0)) return;
+  #commit(trim = true): void {
+    if (this.#closed || (this.#pending.length === 0 && this.#dirty.size === 0 && !this.#trimDue)) return;
     const pending = this.#pending;
     this.#pending = [];
     this.#pendingPoints = 0;
@@ -207,7 +212,7 @@ export class SqliteJournal implements Journal, RecordSource {
     const before = { lastId: this.#lastId, dropped: this.#dropped, droppedPoints: this.#droppedPoints, seqs: new Map<string, number | undefined>() };
     try {
       if (relaxed) this.#st.syncNormal.run();
-      this.#transaction(pending, now, before.seqs);
+      this.#transaction(pending, now, before.seqs, trim);
     } catch (e) {
       this.#commitFailed(e as Error, pending, before);
       return;
@@ -222,11 +227,11 @@ export class SqliteJournal implements Journal, RecordSource {
     if (pending.length > 0) for (const l of this.#listeners) l();
   }
 
-  #transaction(pending: Pending[], now: number, seqsBefore: Map<string, number | undefined>): void {
+  #transaction(pending: Pending[], now: number, seqsBefore: Map<string, number | undefined>, trim: boolean): void {
     this.#db.transaction(() => {
       // Acknowledgements first: what they let go frees pages for the records below, so a full
       // disk that an upstream is draining gets room again.
-      this.#saveCursors();
+      this.#saveCursors(trim || pending.length > 0);
       const touched = new Set<string>();
       for (const p of pending) {
         const key = `${p.channel}/${p.device}`;
@@ -279,20 +284,34 @@ export class SqliteJournal implements Journal, RecordSource {
     }
   }
 
-  #saveCursors(): void {
+  /**
+   * Saves what moved in each cursor. Deleting what every upstream has is left to the timer's commit
+   * (`trim`): an acknowledgement is committed as soon as it arrives (a crash then repeats only what
+   * was in flight), and that commit should write one row, not free pages.
+   */
+  #saveCursors(trim: boolean): void {
     let trimTo = Infinity;
     for (const [name, c] of this.#cursors) {
       const fresh = this.#dirty.get(name);
       const moved = c.advance();
-      if (fresh) for (const id of fresh) if (id > c.low) this.#st.saveAck.run(name, id);
+      if (fresh) {
+        for (const id of fresh) if (id > c.low) { this.#st.saveAck.run(name, id); this.#storedAcks.add(name); }
+      }
       if (moved || fresh) {
         this.#st.saveCursor.run(name, c.low);
-        this.#st.dropAcks.run(name, c.low);
+        if (this.#storedAcks.has(name)) {
+          this.#st.dropAcks.run(name, c.low);
+          if (c.acked.size === 0) this.#storedAcks.delete(name);
+        }
+        if (moved) this.#trimDue = true;
       }
       trimTo = Math.min(trimTo, c.low);
     }
     this.#dirty.clear();
-    if (Number.isFinite(trimTo) && this.#records > 0) this.#removeUpTo(trimTo);
+    if (trim && this.#trimDue) {
+      this.#trimDue = false;
+      if (Number.isFinite(trimTo) && this.#records > 0) this.#removeUpTo(trimTo);
+    }
   }
 
   /** Every record up to `id` has been acknowledged by every upstream. */
