@@ -2,6 +2,7 @@
 import t from 'tap';
 import { Backoff } from '../gateway/model/backoff.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
+import { RateMeter } from '../gateway/model/rate.ts';
 import { ReportByException } from '../gateway/rbe.ts';
 import { splitTagPath } from '../gateway/model/sample.ts';
 import type { Sample } from '../gateway/model/sample.ts';
@@ -58,4 +59,17 @@ t.test('tag paths', async (t) => {
   t.same(splitTagPath('plc1.wet_well_level'), { device: 'plc1', tag: 'wet_well_level' });
   t.equal(splitTagPath('plc1'), undefined);
   t.equal(splitTagPath('PLC.x'), undefined);
+});
+
+t.test('rate meter: per second over the last full seconds, forgetting what is older', async (t) => {
+  const clock = new FakeClock(1_000_000);
+  const r = new RateMeter(clock, 5);
+  for (let s = 0; s < 4; s++) { r.add(100); await clock.advance(1000); }
+  t.equal(r.perSecond(), 100, 'four full seconds of 100');
+  r.add(1000); // the current second does not count yet
+  t.equal(r.perSecond(), 100);
+  await clock.advance(1000);
+  t.equal(r.perSecond(), (100 * 3 + 1000) / 4);
+  await clock.advance(60_000);
+  t.equal(r.perSecond(), 0, 'a minute later, nothing');
 });
