@@ -2,10 +2,14 @@
 // fast it takes samples in, how fast the MQTT uplink drains a backlog out of it to a real Mosquitto,
 // what mqtt.js alone gets from the same broker (the ceiling), what a process holding 10 million
 // samples of backlog costs in memory, how long opening that journal takes after a clean stop and
-// after a crash, and what a sample costs on disk (docs/performance.md, Journal).
+// after a crash, and what a sample costs on disk (docs/performance.md, Journal). Then the real
+// gateway (`node bin/cityedge.mjs run`) through a broker outage that leaves it 10 M samples of
+// backlog, and the drain when the broker returns (bench/lib/journal-gateway.ts): that run gives the
+// figure for the RSS target; the journal children above isolate the journal.
 //
 //   npm run bench:journal -- [--samples 2000000] [--rss-samples 10000000] [--windows 32,256] [--repeat 3]
-//                            [--no-rss] [--broker-default]
+//                            [--no-rss] [--broker-default] [--no-gateway] [--gateway-samples 10000000]
+//                            [--gateway-poll-ms 100] [--gateway-node-args="--trace-gc"] [--gateway-log FILE]
 //
 // Every measured part runs in a child process of its own (bench/lib/journal-roles.ts), so each
 // figure comes from a fresh heap. Children print `START` when their clock starts and `RESULT {json}`
@@ -15,7 +19,6 @@
 // passed) exits non-zero.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,9 +28,11 @@ import {
   DEVICES, PER_RECORD, fsyncFile, num,
   type AppendResult, type DrainResult, type FillResult, type Metered, type RawResult, type ReopenResult, type RssFillResult,
 } from './lib/journal-common.ts';
+import { startJournalBroker } from './lib/journal-broker.ts';
+import { runGateway, type GatewayResult } from './lib/journal-gateway.ts';
 import { report, type Reopen } from './lib/journal-report.ts';
 import { describeMachine, machine } from './lib/machine.ts';
-import { freePort, LOOPBACK, startMosquitto, type Broker } from './lib/mosquitto.ts';
+import { startMosquitto, type Broker } from './lib/mosquitto.ts';
 import { sampleMachine, sampleProcess, type MachineCpu, type ProcSample } from './lib/procfs.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,6 +50,13 @@ const { values: flags } = parseArgs({
     'no-rss': { type: 'boolean', default: false },
     // Debian's Mosquitto as configured by bench/lib/mosquitto.ts: Receive Maximum 20, which caps every window at 20.
     'broker-default': { type: 'boolean', default: false },
+    'no-gateway': { type: 'boolean', default: false },
+    'gateway-samples': { type: 'string', default: '10000000' },
+    'gateway-poll-ms': { type: 'string', default: '100' },
+    // For exploring, not for the figures: node flags for the gateway (with "=": the value starts with a
+    // dash), e.g. --gateway-node-args="--trace-gc"; and a file that gets every line the gateway prints.
+    'gateway-node-args': { type: 'string', default: '' },
+    'gateway-log': { type: 'string' },
   },
 });
 
@@ -55,39 +67,19 @@ const opts = {
   repeat: Number(flags.repeat),
   rss: !flags['no-rss'],
   brokerDefault: flags['broker-default'] ?? false,
+  gateway: !flags['no-gateway'],
+  gatewaySamples: Number(flags['gateway-samples']),
+  gatewayPollMs: Number(flags['gateway-poll-ms']),
 };
+/** The PLCs of the gateway run: those of bench:modbus, polled faster (100,000 points/s at 100 ms). */
+const GW_PLCS = 20;
+const GW_TAGS = 500;
 
 function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
 
 /** Like bench/lib/mosquitto.ts, plus a Receive Maximum large enough for the windows measured. */
-async function startBroker(dir: string): Promise<Broker> {
-  if (opts.brokerDefault) return startMosquitto(dir);
-  const bin = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
-  if (!bin) throw new Error('mosquitto not found in /usr/sbin: install the Debian package "mosquitto"');
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const conf = join(dir, 'mosquitto-journal.conf');
-    await writeFile(conf, [
-      `listener ${port} ${LOOPBACK}`,
-      'allow_anonymous true',
-      'persistence false',
-      // Mosquitto's default (20) is also the Receive Maximum it announces to MQTT 5 clients, and the
-      // uplink keeps its window under it: with it, "window 256" would be window 20.
-      `max_inflight_messages ${RECEIVE_MAX}`,
-      ...(process.getuid?.() === 0 ? ['user root'] : []),
-      'log_dest stderr',
-      'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
-      '',
-    ].join('\n'));
-    const child = startChild('mosquitto', bin, ['-c', conf]);
-    try {
-      await child.waitForLine(/mosquitto version \S+ running/, 15_000);
-      return { url: `mqtt://${LOOPBACK}:${port}`, child };
-    } catch (e) {
-      await child.stop();
-      if (attempt >= 3 || !/Address already in use/.test(String(e))) throw e;
-    }
-  }
+function startBroker(dir: string): Promise<Broker> {
+  return opts.brokerDefault ? startMosquitto(dir) : startJournalBroker(dir, { receiveMax: RECEIVE_MAX });
 }
 
 /**
@@ -129,7 +121,7 @@ function evictFromCache(...files: string[]): boolean {
 }
 
 async function main(): Promise<void> {
-  for (const [k, v] of Object.entries({ samples: opts.samples, 'rss-samples': opts.rssSamples, repeat: opts.repeat })) {
+  for (const [k, v] of Object.entries({ samples: opts.samples, 'rss-samples': opts.rssSamples, repeat: opts.repeat, 'gateway-samples': opts.gatewaySamples, 'gateway-poll-ms': opts.gatewayPollMs })) {
     if (!(v > 0) || !Number.isInteger(v)) { console.error(`bench:journal: --${k} must be a positive integer, not "${String(flags[k as 'samples'])}"`); process.exit(2); }
   }
   if (opts.samples < PER_RECORD * DEVICES || opts.windows.length === 0 || opts.windows.some((w) => !(w >= 1 && w <= 1000))) {
@@ -146,14 +138,19 @@ async function main(): Promise<void> {
     rmSync(tmp, { recursive: true, force: true });
   })());
   process.on('exit', () => { killAllNow(); rmSync(tmp, { recursive: true, force: true }); });
+  let signalled = false;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
+      signalled = true; // what fails meanwhile because its processes are being stopped is no news
       console.error(`\nbench:journal: ${sig}, stopping every process it started`);
       void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
     });
   }
   const millions = opts.samples / 1e6;
-  const budgetS = 240 + millions * 20 * opts.windows.length * opts.repeat + (opts.rss ? (opts.rssSamples / 1e6) * 12 : 0);
+  // The gateway run: the outage (its own limit: 3× the expected time), up to 90 s for the reconnect, the drain (at ≥ 100,000/s net).
+  const gatewayPerS = (GW_PLCS * GW_TAGS * 1000) / opts.gatewayPollMs;
+  const gatewayS = opts.gateway ? 300 + (opts.gatewaySamples / gatewayPerS) * 3 + opts.gatewaySamples / 1e5 : 0;
+  const budgetS = 240 + millions * 20 * opts.windows.length * opts.repeat + (opts.rss ? (opts.rssSamples / 1e6) * 12 : 0) + gatewayS;
   const deadline = setTimeout(() => {
     console.error(`bench:journal: still running after ${Math.round(budgetS)} s; giving up`);
     void cleanup().finally(() => process.exit(1));
@@ -163,7 +160,8 @@ async function main(): Promise<void> {
   try {
     console.log(`cityedge bench:journal: SqliteJournal, ${DEVICES} devices, ${PER_RECORD} samples per append; append ${num(opts.samples)} samples (fsync full, normal); ` +
       `drain a backlog of ${num(opts.samples)} samples to Mosquitto, window ${opts.windows.join(', ')}, ${opts.repeat} run(s) each` +
-      `${opts.rss ? `; RSS with ${num(opts.rssSamples)} samples held, open after a crash and after a clean close` : ''}`);
+      `${opts.rss ? `; RSS with ${num(opts.rssSamples)} samples held, open after a crash and after a clean close` : ''}` +
+      `${opts.gateway ? `; the gateway through a broker outage until ${num(opts.gatewaySamples)} samples are held, then the drain` : ''}`);
     for (const line of describeMachine(box)) console.log(line);
     console.log('');
 
@@ -233,12 +231,23 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
 
-    report({ box, windows: opts.windows, appends, fill, runs, rssFill, reopens });
+    // 6. The real gateway: the backlog of a broker outage, its memory, the drain.
+    let gateway: GatewayResult | undefined;
+    if (opts.gateway) {
+      gateway = await runGateway({
+        root: ROOT, dir: join(tmp, 'gateway'), samples: opts.gatewaySamples, plcs: GW_PLCS, tags: GW_TAGS, pollMs: opts.gatewayPollMs,
+        receiveMax: opts.brokerDefault ? undefined : RECEIVE_MAX, progress,
+        nodeArgs: (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean), logFile: flags['gateway-log'],
+      });
+      rmSync(join(tmp, 'gateway'), { recursive: true, force: true });
+    }
+
+    report({ box, windows: opts.windows, appends, fill, runs, rssFill, reopens, gateway });
     clearTimeout(deadline);
     await cleanup();
   } catch (e) {
     clearTimeout(deadline);
-    console.error(`bench:journal: ${(e as Error).stack ?? String(e)}`);
+    if (!signalled) console.error(`bench:journal: ${(e as Error).stack ?? String(e)}`);
     await cleanup();
     process.exitCode = 1;
   }

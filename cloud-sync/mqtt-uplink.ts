@@ -158,9 +158,6 @@ export class MqttJsonUplink {
     const { journal, clock } = this.#o;
     this.#s.connected = true;
     this.#s.connects++;
-    // Records that waited more than a few seconds for this connection are the backlog of an
-    // outage: historical. Those appended just before the CONNACK (a normal start) are live.
-    const historicalBefore = clock.now() - LIVE_GRACE_MS;
     // MQTT 5 §3.2.2.3.3: the broker's Receive Maximum bounds our unacknowledged QoS 1 publishes.
     const window = Math.max(1, Math.min(this.#o.upstream.inflight, connack.properties?.receiveMaximum ?? Infinity));
     this.#log.info({ url: this.#o.upstream.url, protocol: this.#protocol, window, backlog: journal.backlog(this.id) }, 'upstream connected');
@@ -174,7 +171,10 @@ export class MqttJsonUplink {
     const unsubscribe = journal.onAppend(wake);
     // Everything this upstream has not acknowledged is offered again on this connection; what is
     // committed from now on is live and goes ahead of the backlog (gateway/journal/cursor.ts).
-    journal.rewind(this.id);
+    // Records that waited more than a few seconds for this connection are the backlog of an
+    // outage: historical, and sent after live data. Those appended just before the CONNACK (a
+    // normal start) are live. One boundary for both, kept by the journal.
+    const backlogTo = journal.rewind(this.id, clock.now() - LIVE_GRACE_MS);
 
     const publishStatus = () => client.publish(this.#topics.status, this.#status(), { qos: 1, retain: true });
     publishStatus();
@@ -188,7 +188,7 @@ export class MqttJsonUplink {
       while (link.open && !signal.aborted) {
         const room = window - link.inflight.size;
         const batch = room > 0 ? journal.read(this.id, room) : [];
-        for (const rec of batch) this.#publish(client, rec, rec.ts < historicalBefore, link, signal);
+        for (const rec of batch) this.#publish(client, rec, rec.lane === 'telemetry' && rec.id <= backlogTo, link, signal);
         this.#s.inflight = link.inflight.size;
         if (batch.length === 0) await new Promise<void>((r) => { link.wake = r; });
       }

@@ -5,7 +5,7 @@ import { MemoryJournal } from '../gateway/journal/memory.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
 import { journalConformance, pt, values } from './helpers/journal-conformance.ts';
 
-journalConformance(t, () => new MemoryJournal());
+journalConformance(t, (clock) => new MemoryJournal(clock ? { clock } : {}));
 
 t.test('seq continues above an earlier run: it starts from the clock', async (t) => {
   const clock = new FakeClock(1_000_000);

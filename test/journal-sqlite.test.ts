@@ -21,7 +21,7 @@ const open = (t: Test, opts: Partial<SqliteJournalOptions> & { dir: string }) =>
   return j;
 };
 
-journalConformance(t, () => new SqliteJournal({ dir: newDir(), fsync: 'normal' }));
+journalConformance(t, (clock) => new SqliteJournal({ dir: newDir(), fsync: 'normal', ...(clock ? { clock } : {}) }));
 
 t.test('records, seqs, cursors and acks survive a reopen', async (t) => {
   const dir = newDir();

@@ -46,11 +46,13 @@ export class Cursor {
     return out;
   }
 
-  rewind(): void {
+  /** `backlogTo`: the last telemetry id that counts as backlog (see Journal.rewind). */
+  rewind(backlogTo: number): number {
     this.#given.clear();
-    this.#liveMark = this.#src.lastId();
+    this.#liveMark = Math.max(backlogTo, this.low);
     this.#prio = this.#back = this.low;
     this.#live = this.#liveMark;
+    return this.#liveMark;
   }
 
   /** The ids newly acknowledged (those given and not acknowledged before). */

@@ -60,8 +60,12 @@ export interface Journal {
    * each oldest first. What is read is not read again until rewind, acknowledged or not.
    */
   read(upstream: string, limit: number): JournalRecord[];
-  /** A new connection: every unacknowledged record will be read again; what follows is live. */
-  rewind(upstream: string): void;
+  /**
+   * A new connection: every unacknowledged record will be read again. Telemetry appended at or
+   * after `liveSince` (epoch ms; default: from now on) is live and goes ahead of the older backlog.
+   * Returns the boundary: telemetry with an id up to it is backlog (`historical` in payloads).
+   */
+  rewind(upstream: string, liveSince?: number): number;
   /** The upstream has them (QoS 1 PUBACK): they are never read again for it. */
   ack(upstream: string, ids: Iterable<number>): void;
   /** Records this upstream has not acknowledged yet. */

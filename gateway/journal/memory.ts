@@ -85,7 +85,12 @@ export class MemoryJournal implements Journal, RecordSource {
   }
 
   read(upstream: string, limit: number): JournalRecord[] { return this.#cursor(upstream).read(limit); }
-  rewind(upstream: string): void { this.#cursor(upstream).rewind(); }
+  rewind(upstream: string, liveSince = Infinity): number {
+    const l = this.#lanes.telemetry;
+    let i = l.items.length - 1;
+    while (i >= l.head && l.items[i]!.ts >= liveSince) i--;
+    return this.#cursor(upstream).rewind(i >= l.head ? l.items[i]!.id : (Number.isFinite(liveSince) ? 0 : this.#lastId));
+  }
 
   ack(upstream: string, ids: Iterable<number>): void {
     const c = this.#cursor(upstream);

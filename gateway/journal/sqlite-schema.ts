@@ -19,6 +19,7 @@ export function prepare(db: Database.Database) {
     syncFull: db.prepare('PRAGMA synchronous = FULL'),
     insert: db.prepare('INSERT INTO records (id, lane, channel, device, seq, ts, count, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     scan: db.prepare('SELECT id, lane, channel, device, seq, ts, count, body FROM records WHERE lane = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?'),
+    lastBefore: db.prepare('SELECT id FROM records WHERE lane = 1 AND ts < ? ORDER BY id DESC LIMIT 1'),
     idsAfter: db.prepare('SELECT id FROM records WHERE id > ? ORDER BY id LIMIT ?'),
     firstId: db.prepare('SELECT min(id) FROM records'),
     maxId: db.prepare('SELECT max(id) FROM records'),

@@ -140,7 +140,12 @@ export class SqliteJournal implements Journal, RecordSource {
   }
 
   read(upstream: string, limit: number): JournalRecord[] { return this.#cursor(upstream).read(limit); }
-  rewind(upstream: string): void { this.#cursor(upstream).rewind(); }
+  rewind(upstream: string, liveSince = Infinity): number {
+    if (!Number.isFinite(liveSince)) return this.#cursor(upstream).rewind(this.#lastId);
+    // From the newest telemetry back through the lane index: only the last seconds are read.
+    const mark = this.#st.lastBefore.pluck().get(liveSince) as number | undefined;
+    return this.#cursor(upstream).rewind(mark ?? 0);
+  }
 
   ack(upstream: string, ids: Iterable<number>): void {
     const fresh = this.#cursor(upstream).ack(ids);

@@ -2,6 +2,7 @@
 // in-memory and the SQLite journal (test/journal-memory.test.ts, test/journal-sqlite.test.ts).
 import type { Test } from 'tap';
 import type { Journal, JournalRecord } from '../../gateway/journal/journal.ts';
+import { FakeClock, type Clock } from '../../gateway/model/clock.ts';
 import { decodePoints } from '../../gateway/journal/points.ts';
 
 export const pt = (v: number, tag = 'plc1.level') => ({ tag, value: v, quality: 'good' as const, ts: 1_700_000_000_000 + v });
@@ -10,9 +11,9 @@ export const pt = (v: number, tag = 'plc1.level') => ({ tag, value: v, quality: 
 export const values = (recs: readonly JournalRecord[]) => recs.map((r) => r.channel === 'telemetry' ? decodePoints(r.body)[0]?.v : r.body);
 
 /** A factory gives a fresh, empty journal; the suite flushes where a commit is needed. */
-export function journalConformance(t: Test, make: () => Journal): void {
-  const fresh = (t: Test) => {
-    const j = make();
+export function journalConformance(t: Test, make: (clock?: Clock) => Journal): void {
+  const fresh = (t: Test, clock?: Clock) => {
+    const j = make(clock);
     t.teardown(() => j.close());
     return j;
   };
@@ -85,6 +86,22 @@ export function journalConformance(t: Test, make: () => Journal): void {
     t.same(values(j.read('city', 3)), ['{"rule":"hh"}', 100, 0], 'event, then live, then backlog');
     t.same(values(j.read('city', 10)), [1, 2, 3, 4], 'the rest of the backlog, in order');
     t.equal(j.read('city', 10).length, 0);
+  });
+
+  t.test('a rewind with a live boundary: the last seconds before it are live, the rest backlog', async (t) => {
+    const clock = new FakeClock(1_000_000);
+    const j = fresh(t, clock);
+    j.openCursor('city');
+    for (let i = 0; i < 3; i++) { j.append('plc1', [pt(i)]); await clock.advance(1000); }
+    await clock.advance(10_000); // an outage
+    j.append('plc1', [pt(10)]); // appended 2 s before the reconnect
+    await clock.advance(2000);
+    j.flush();
+    const boundary = j.rewind('city', clock.now() - 5000);
+    const recs = j.read('city', 10);
+    t.same(values(recs), [10, 0, 1, 2], 'the recent batch first, then the backlog');
+    t.same(recs.map((r) => r.id <= boundary), [false, true, true, true], 'the boundary says which are backlog');
+    t.equal(j.rewind('city'), Math.max(...recs.map((r) => r.id)), 'without a time, everything committed is backlog');
   });
 
   t.test('one upstream down does not hold back the other', async (t) => {
