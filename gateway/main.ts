@@ -5,6 +5,8 @@ import type { Journal } from './journal/journal.ts';
 import { MemoryJournal } from './journal/memory.ts';
 import { SqliteJournal } from './journal/sqlite.ts';
 import { watchJournalQuota } from './journal-alarm.ts';
+import { AlarmEngine } from './alarms/engine.ts';
+import { FileAlarmStore, MemoryAlarmStore } from './alarms/state-store.ts';
 import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
@@ -23,6 +25,7 @@ export interface GatewayStatus {
   devices: Record<string, Readonly<DeviceScanStats> & { requestsPerScan: number }>;
   upstreams: Record<string, UplinkStats>;
   journal: ReturnType<Journal['stats']>;
+  alarms: ReturnType<AlarmEngine['states']>;
 }
 
 export interface Gateway {
@@ -78,11 +81,18 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const uplinks = config.upstreams.map((u) =>
     new MqttJsonUplink({ upstream: u, site: config.site, journal, clock, logger, version: VERSION }));
 
+  const alarmStore = config.buffer.journal === 'memory'
+    ? new MemoryAlarmStore()
+    : new FileAlarmStore(config.buffer.path, (e) => logger.error({ code: 'CE_ERR_ALARM_STATE', err: e.message }, 'alarm states cannot be saved or read'));
+  const alarms = new AlarmEngine(config, { journal, clock, logger, store: alarmStore });
+
   const scheduler = new Scheduler(
     drivers.map((driver, i) => ({ driver, pollMs: devices[i]!.poll_ms })),
     {
       clock, logger,
       onScan: (device, result, at) => {
+        // Alarms see every scan, before report by exception: their delays run at the poll rate.
+        alarms.onSamples(result.samples, at);
         const changed = rbe.filter(result.samples, at);
         if (changed.length > 0) journal.append(device, changed);
       },
@@ -90,6 +100,13 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   );
   scheduler.start(abort.signal);
   const quotaWatch = watchJournalQuota(journal, config, { clock, logger, signal: abort.signal });
+  // Delays that end between two scans of a slowly polled device.
+  const alarmTicks = (async () => {
+    while (!abort.signal.aborted) {
+      await clock.sleep(1000, abort.signal).catch(() => {});
+      if (!abort.signal.aborted) alarms.tick();
+    }
+  })();
   const running = uplinks.map((u) => u.run(abort.signal));
   logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
 
@@ -103,6 +120,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       }])),
       upstreams: Object.fromEntries(uplinks.map((u) => [u.id, u.stats()])),
       journal: journal.stats(),
+      alarms: alarms.states(),
     }),
     async stop() {
       abort.abort(new Error('gateway stopping'));
@@ -110,6 +128,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await Promise.allSettled(running);
       await Promise.allSettled(drivers.map((d) => d.close()));
       await quotaWatch;
+      await alarmTicks;
       await journal.close();
       logger.info('gateway stopped');
     },

@@ -18,6 +18,7 @@ export const ErrorCodes = {
   CE_ERR_JOURNAL_DAMAGED: { message: 'the journal file was damaged; it was moved aside and what could be read was recovered', hint: 'keep the moved file for analysis; check the disk and the power supply of the box' },
   CE_ERR_JOURNAL_WRITE: { message: 'cannot write to the journal; data waits in memory meanwhile', hint: 'free space on the disk of buffer.path, or lower buffer.max_bytes; check the storage for errors' },
   CE_ERR_JOURNAL_FULL: { message: 'the journal reached its quota; the oldest telemetry is being dropped', hint: 'raise buffer.max_bytes (docs/durability.md sizes it) or restore the upstream link' },
+  CE_ERR_ALARM_STATE: { message: 'alarm states cannot be saved or read', hint: 'check that buffer.path is writable; alarms keep working, but a restart forgets their states' },
   CE_ERR_DRIVER_UNKNOWN: { message: 'no driver of that name in this build', hint: 'see docs/config.md for the drivers available' },
 } as const satisfies Record<string, { message: string; hint: string }>;
 
