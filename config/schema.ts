@@ -129,7 +129,10 @@ export const DeviceSchema = Type.Unsafe<Static<typeof DeviceUnion>>({
 export const Severities = ['critical', 'major', 'minor', 'warning', 'info'] as const;
 export const AlarmSchema = Type.Object({
   id: Id('alarm rule id'),
-  tag: Type.String({ pattern: '^[a-z0-9_-]+\\.[a-z0-9_-]+$', description: 'device.tag' }),
+  tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+\\.[a-z0-9_-]+$', description: 'device.tag' })),
+  device: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+$', description: 'device id, for comm_loss_s' })),
+  comm_loss_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the device has not answered for this long (s)' })),
+  stale_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the tag has not changed for this long (s): a heartbeat register' })),
   above: Type.Optional(Type.Number()),
   below: Type.Optional(Type.Number()),
   equals: Type.Optional(Type.Union([Type.Number(), Type.Boolean(), Type.String()])),

@@ -27,15 +27,24 @@ export function semanticIssues(c: Config): RawIssue[] {
 
   unique(c.alarms.map((a) => a.id), (i, id) => add(['alarms', i, 'id'], `alarm "${id}" is defined twice`, 'give each alarm rule its own id'));
   c.alarms.forEach((a, i) => {
+    const kinds = ['above', 'below', 'equals', 'stale_s', 'comm_loss_s'].filter((k) => k in a);
+    if (kinds.length !== 1) {
+      add(['alarms', i], kinds.length === 0 ? 'an alarm rule needs one of above, below, equals, stale_s or comm_loss_s' : `use one of ${kinds.join(' / ')} per rule`,
+        'write HH, H, L and LL as separate rules');
+    }
+    if (a.comm_loss_s !== undefined) {
+      // A device-level rule: it names the device, not a tag.
+      if (a.tag !== undefined) add(['alarms', i, 'tag'], 'a comm_loss_s rule watches a device, not a tag', 'write device: <id> instead of tag');
+      if (a.device === undefined) add(['alarms', i], 'a comm_loss_s rule needs device', `devices: ${[...tagsByDevice.keys()].join(', ')}`);
+      else if (!tagsByDevice.has(a.device)) add(['alarms', i, 'device'], `no device "${a.device}"`, `devices: ${[...tagsByDevice.keys()].join(', ')}`);
+      return;
+    }
+    if (a.device !== undefined) add(['alarms', i, 'device'], 'only a comm_loss_s rule names a device', 'name the tag as device.tag in tag');
+    if (a.tag === undefined) { add(['alarms', i], 'an alarm rule needs tag (device.tag)'); return; }
     const [device, tag] = a.tag.split('.') as [string, string];
     const tags = tagsByDevice.get(device);
     if (!tags) add(['alarms', i, 'tag'], `no device "${device}"`, `devices: ${[...tagsByDevice.keys()].join(', ')}`);
     else if (!tags.has(tag)) add(['alarms', i, 'tag'], `device "${device}" has no tag "${tag}"`, `its tags: ${[...tags].join(', ')}`);
-    const kinds = ['above', 'below', 'equals'].filter((k) => k in a);
-    if (kinds.length !== 1) {
-      add(['alarms', i], kinds.length === 0 ? 'an alarm rule needs one of above, below or equals' : `use one of ${kinds.join(' / ')} per rule`,
-        'write HH, H, L and LL as separate rules');
-    }
   });
   return out;
 }

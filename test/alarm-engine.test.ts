@@ -91,3 +91,41 @@ t.test('a restart in the middle of an active, unacknowledged alarm', async (t) =
   t.equal(b.engine.ack('hh', 'engineer-li'), true, 'and it can be acknowledged');
   t.same(errors, []);
 });
+
+const commConfig = parseConfig(`
+site: { id: ps1 }
+devices:
+  - id: plc1
+    driver: modbus-tcp
+    host: 127.0.0.1
+    tags:
+      - { name: level, address: "ir:0", type: uint16 }
+      - { name: heartbeat, address: "hr:0", type: uint16 }
+alarms:
+  - { id: comm, device: plc1, comm_loss_s: 10, severity: critical }
+  - { id: hb, tag: plc1.heartbeat, stale_s: 5, severity: major }
+`, 'comm.yaml');
+
+t.test('communication loss of a device, and a heartbeat that stops', async (t) => {
+  const clock = new FakeClock(1_000_000);
+  const journal = new MemoryJournal({ clock });
+  journal.openCursor('test');
+  const engine = new AlarmEngine(commConfig, { journal, clock, logger: silentLogger, store: new MemoryAlarmStore() });
+  const events = () => journal.read('test', 100).map((r) => JSON.parse(r.body) as AlarmEvent);
+  const scan = (hb: number | null) => engine.onSamples(['level', 'heartbeat'].map((n) => (
+    hb === null ? { tag: `plc1.${n}`, value: null, quality: 'bad' as const, ts: clock.now() } : { tag: `plc1.${n}`, value: n === 'heartbeat' ? hb : 1, quality: 'good' as const, ts: clock.now() })));
+
+  for (let i = 0; i < 10; i++) { scan(i); await clock.advance(1000); engine.tick(); }
+  t.same(events(), [], 'a ticking heartbeat and an answering device raise nothing');
+
+  for (let i = 0; i < 6; i++) { scan(9); await clock.advance(1000); engine.tick(); }
+  t.match(events(), [{ rule: 'hb', state: 'active', tag: 'heartbeat', value: 9, limit: 5 }], 'the heartbeat stood still for 5 s: the PLC program hangs');
+
+  for (let i = 0; i < 9; i++) { scan(null); await clock.advance(1000); engine.tick(); }
+  t.same(events(), [], 'not answering for 9 s: nothing yet, and the stale rule does not judge bad readings');
+  scan(null); await clock.advance(1000); engine.tick();
+  t.match(events(), [{ rule: 'comm', state: 'active', device: 'plc1', tag: null, value: null, limit: 10 }], 'silent for 10 s: communication loss');
+
+  scan(10);
+  t.match(events(), [{ rule: 'comm', state: 'rtn_unack' }, { rule: 'hb', state: 'rtn_unack' }], 'it answers again, its heartbeat moving');
+});

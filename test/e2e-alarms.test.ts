@@ -13,7 +13,7 @@ import { parseConfig } from '../config/loader.ts';
 import { exampleConfig } from './helpers/example-config.ts';
 import { startGateway } from '../gateway/main.ts';
 
-interface Alarm { rule: string; state: string; device: string; tag: string; value: number; limit: number; severity: string; grid: string; event_type: string | null; message: string; t: number }
+interface Alarm { rule: string; state: string; device: string; tag: string | null; value: number; limit: number; severity: string; grid: string; event_type: string | null; message: string; t: number }
 
 t.test('a storm raises the wet well high-high; the platform gets it, then its return to normal', async (t) => {
   const broker = await startMosquitto({ t });
@@ -46,4 +46,13 @@ t.test('a storm raises the wet well high-high; the platform gets it, then its re
   const back = alarms.find((a) => a.rule === 'wet_well_hh' && a.state === 'rtn_unack')!;
   t.ok(back.value <= 4.4, `cleared once past the deadband (4.5 − 0.1): ${back.value} m`);
   t.match(gw.status().alarms.find((a) => a.rule === 'wet_well_hh'), { state: 'rtn_unack', active: false }, 'waiting for an acknowledgement');
+
+  // The PLC goes silent: after 15 s the box says so (its tags went bad at once, in telemetry).
+  const silentAt = Date.now();
+  await plc.close();
+  await waitFor(() => alarms.some((a) => a.rule === 'plc1_comm_loss' && a.state === 'active'), { what: 'the communication-loss alarm', timeoutMs: 120_000 });
+  const comm = alarms.find((a) => a.rule === 'plc1_comm_loss')!;
+  t.match(comm, { device: 'plc1', tag: null, severity: 'critical', limit: 15, message: '泵站 PLC 通信中断' });
+  t.ok(comm.t - silentAt >= 15_000, `raised ${comm.t - silentAt} ms after the PLC fell silent, not before its 15 s`);
+  t.notOk(alarms.some((a) => a.rule === 'plc1_heartbeat'), 'a silent PLC is a communication loss, not a stale heartbeat');
 });

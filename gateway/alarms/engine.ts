@@ -3,9 +3,10 @@
 // to the journal's priority lane as an `…/alarms` event (docs/mqtt.md) ready to become a case:
 // component code, grid code, event type.
 //
-// This release: limit rules (above / below with deadband, delay on / off) and discrete rules
-// (equals), acknowledgement. Rate of change, communication loss, stale values, conditions over
-// several tags, shelving, suppression, flood and chatter come next (docs/alarms.md).
+// This release: limit rules (above / below with deadband, delay on / off), discrete rules
+// (equals), communication loss of a device, a stale value (a heartbeat that stops changing), and
+// acknowledgement. Rate of change, conditions over several tags, shelving, suppression, flood and
+// chatter come next (docs/alarms.md).
 import type { Journal } from '../journal/journal.ts';
 import type { AlarmConfig, Clock, Config, Logger, Sample } from '../model/index.ts';
 import { ConditionTracker, type Limit } from './condition.ts';
@@ -13,36 +14,60 @@ import { nextState, type AlarmInput, type AlarmState } from './lifecycle.ts';
 import type { AlarmStateStore, SavedAlarm } from './state-store.ts';
 
 export interface AlarmEvent {
-  id: string; rule: string; device: string; tag: string; state: AlarmState; severity: string;
+  id: string; rule: string; device: string; tag: string | null; state: AlarmState; severity: string;
   value: number | boolean | string | null; limit: number | boolean | string | null; t: number;
   component: string | null; grid: string | null; message: string; message_en: string | null;
   event_type: string | null; user?: string;
 }
 
+/**
+ * value: the tag's value against a limit. stale: the tag has not changed for `stale_s`. comm: every
+ * tag of the device came back bad for `comm_loss_s`. The last two feed the same debounced tracker
+ * a condition of their own (true while stale, or while the device is silent).
+ */
+type Kind = 'value' | 'stale' | 'comm';
+
 interface Rule {
   cfg: AlarmConfig;
+  kind: Kind;
   device: string;
-  tagName: string;
+  tagName: string | null;
   limit: Limit;
   tracker: ConditionTracker;
   state: AlarmState;
   since: number;
   lastValue: number | boolean | string | null;
+  /** stale: when the value last changed, and whether the last reading was bad (then it is not judged). */
+  changedAt: number;
+  silent: boolean;
   component: string | null;
+}
+
+const ACTIVE_WHEN_TRUE: Limit = { kind: 'equals', value: true };
+
+function kindOf(a: AlarmConfig): Kind {
+  if (a.comm_loss_s !== undefined) return 'comm';
+  return a.stale_s !== undefined ? 'stale' : 'value';
 }
 
 function limitOf(a: AlarmConfig): Limit {
   if (a.above !== undefined) return { kind: 'above', limit: a.above, deadband: a.deadband ?? 0 };
   if (a.below !== undefined) return { kind: 'below', limit: a.below, deadband: a.deadband ?? 0 };
-  return { kind: 'equals', value: a.equals! }; // the loader requires one of the three
+  if (a.equals !== undefined) return { kind: 'equals', value: a.equals };
+  return ACTIVE_WHEN_TRUE; // stale and comm: their own boolean condition (the loader requires one kind)
 }
 
-const limitValue = (l: Limit): number | boolean | string => (l.kind === 'equals' ? l.value : l.limit);
+function limitValue(r: Rule): number | boolean | string | null {
+  if (r.kind === 'comm') return r.cfg.comm_loss_s ?? null;
+  if (r.kind === 'stale') return r.cfg.stale_s ?? null;
+  return r.limit.kind === 'equals' ? r.limit.value : r.limit.limit;
+}
 
 export class AlarmEngine {
   readonly #rules = new Map<string, Rule>();
-  /** Rules by the tag path they watch. */
+  /** Rules by the tag path they watch, and communication-loss rules by device. */
   readonly #byTag = new Map<string, Rule[]>();
+  readonly #byDevice = new Map<string, Rule[]>();
   readonly #journal: Journal;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -57,48 +82,77 @@ export class AlarmEngine {
     this.#grid = config.site.grid ?? null;
     const saved = this.#store.load();
     const components = new Map(config.devices.map((d) => [d.id, (d as { component?: string }).component ?? null]));
+    const now = this.#clock.now();
     for (const cfg of config.alarms) {
-      const [device, tagName] = cfg.tag.split('.') as [string, string];
+      const kind = kindOf(cfg);
+      const [device, tagName] = kind === 'comm' ? [cfg.device!, null] : cfg.tag!.split('.') as [string, string];
       const s: SavedAlarm | undefined = saved[cfg.id];
       const limit = limitOf(cfg);
+      const onMs = (kind === 'comm' ? cfg.comm_loss_s! : kind === 'stale' ? 0 : cfg.delay_on_s ?? 0) * 1000;
       const rule: Rule = {
-        cfg, device, tagName, limit,
-        tracker: new ConditionTracker(limit, { onMs: (cfg.delay_on_s ?? 0) * 1000, offMs: (cfg.delay_off_s ?? 0) * 1000 }, s?.active ?? false),
-        state: s?.state ?? 'normal', since: s?.since ?? this.#clock.now(), lastValue: null,
+        cfg, kind, device, tagName, limit,
+        tracker: new ConditionTracker(limit, { onMs, offMs: (cfg.delay_off_s ?? 0) * 1000 }, s?.active ?? false),
+        state: s?.state ?? 'normal', since: s?.since ?? now, lastValue: null, changedAt: now, silent: false,
         component: components.get(device) ?? null,
       };
       this.#rules.set(cfg.id, rule);
-      const list = this.#byTag.get(cfg.tag) ?? [];
+      const key = kind === 'comm' ? device : cfg.tag!;
+      const index = kind === 'comm' ? this.#byDevice : this.#byTag;
+      const list = index.get(key) ?? [];
       list.push(rule);
-      this.#byTag.set(cfg.tag, list);
+      index.set(key, list);
     }
     const restored = [...this.#rules.values()].filter((r) => r.state !== 'normal').length;
     if (restored > 0) this.#log.info({ restored }, 'alarm states restored from the last run');
   }
 
-  /** Every sample of a scan, before report by exception: delays are judged at the poll rate. */
+  /** Every sample of one device's scan, before report by exception: delays are judged at the poll rate. */
   onSamples(samples: readonly Sample[], now = this.#clock.now()): void {
     let changed = false;
+    // The device first: its communication comes back before what its tags say.
+    const first = samples[0];
+    const comm = first && this.#byDevice.get(first.tag.slice(0, first.tag.indexOf('.')));
+    if (comm) {
+      const silent = samples.every((s) => s.quality === 'bad');
+      for (const r of comm) {
+        const active = r.tracker.update(silent, 'good', now);
+        if (active !== undefined) changed = this.#apply(r, { kind: 'condition', active }, now) || changed;
+      }
+    }
     for (const s of samples) {
       const rules = this.#byTag.get(s.tag);
       if (!rules) continue;
-      for (const r of rules) {
-        if (s.quality !== 'bad') r.lastValue = s.value;
-        const active = r.tracker.update(s.value, s.quality, now);
-        if (active !== undefined) changed = this.#apply(r, { kind: 'condition', active }, now) || changed;
-      }
+      for (const r of rules) changed = this.#sample(r, s, now) || changed;
     }
     if (changed) this.#save();
   }
 
-  /** Delays that run out between samples (a device polled every minute). */
+  /** Delays that run out between samples (a device polled every minute), and values going stale. */
   tick(now = this.#clock.now()): void {
     let changed = false;
     for (const r of this.#rules.values()) {
-      const active = r.tracker.due(now);
+      let active = r.tracker.due(now);
+      if (active === undefined && r.kind === 'stale' && !r.silent) active = r.tracker.update(now - r.changedAt >= r.cfg.stale_s! * 1000, 'good', now);
       if (active !== undefined) changed = this.#apply(r, { kind: 'condition', active }, now) || changed;
     }
     if (changed) this.#save();
+  }
+
+  #sample(r: Rule, s: Sample, now: number): boolean {
+    const wasSilent = r.silent;
+    r.silent = s.quality === 'bad' || s.value === null;
+    if (r.silent) return false; // the communication-loss rule's business
+    let active: boolean | undefined;
+    if (r.kind === 'stale') {
+      // After an outage the heartbeat is judged from its first good reading, not from before.
+      if (wasSilent || s.value !== r.lastValue) r.changedAt = now;
+      r.lastValue = s.value;
+      active = r.tracker.update(now - r.changedAt >= r.cfg.stale_s! * 1000, 'good', now);
+    } else {
+      r.lastValue = s.value;
+      active = r.tracker.update(s.value, s.quality, now);
+    }
+    return active !== undefined && this.#apply(r, { kind: 'condition', active }, now);
   }
 
   /** An operator acknowledges; false when there was nothing to acknowledge. */
@@ -121,7 +175,7 @@ export class AlarmEngine {
     r.since = now;
     const ev: AlarmEvent = {
       id: `${r.cfg.id}-${now}`, rule: r.cfg.id, device: r.device, tag: r.tagName, state: next,
-      severity: r.cfg.severity, value: r.lastValue, limit: limitValue(r.limit), t: now,
+      severity: r.cfg.severity, value: r.kind === 'comm' ? null : r.lastValue, limit: limitValue(r), t: now,
       component: r.component, grid: this.#grid,
       message: r.cfg.message ?? r.cfg.message_en ?? r.cfg.id, message_en: r.cfg.message_en ?? null,
       event_type: r.cfg.event_type ?? null, ...(user !== undefined ? { user } : {}),
