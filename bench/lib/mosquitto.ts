@@ -22,21 +22,34 @@ export function freePort(): Promise<number> {
 
 export interface Broker { url: string; child: Child }
 
-export async function startMosquitto(dir: string): Promise<Broker> {
+export interface MosquittoOptions {
+  /** A fixed port (no retry on another one); otherwise a free one. */
+  port?: number;
+  /** max_inflight_messages: also the Receive Maximum Mosquitto announces to MQTT 5 clients. Undefined: Mosquitto's default, 20. */
+  receiveMax?: number;
+  /** max_queued_messages 0: no bound on the QoS 1 messages queued for a subscriber (Mosquitto's default drops past 1,000). */
+  unboundedQueue?: boolean;
+  /** Config file name, so two brokers of one run do not share one. */
+  name?: string;
+}
+
+export async function startMosquitto(dir: string, o: MosquittoOptions = {}): Promise<Broker> {
   const bin = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
   if (!bin) throw new Error('mosquitto not found in /usr/sbin: install the Debian package "mosquitto"');
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const conf = join(dir, 'mosquitto.conf');
+    const port = o.port ?? await freePort();
+    const conf = join(dir, `${o.name ?? 'mosquitto'}.conf`);
     await writeFile(conf, [
       `listener ${port} ${LOOPBACK}`,
       'allow_anonymous true',
       'persistence false',
+      ...(o.receiveMax !== undefined ? [`max_inflight_messages ${o.receiveMax}`] : []),
+      ...(o.unboundedQueue ? ['max_queued_messages 0'] : []),
       // As root, mosquitto would drop to user "mosquitto", which cannot read our 0700 temp dir.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
       // stderr: its stdout is block-buffered into a pipe and the "running" line would come late.
       'log_dest stderr',
-      // "running" is an information-level line: it is how we know the listener is open.
+      // "running" and "New client connected" are information-level lines.
       'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
       '',
     ].join('\n'));
@@ -46,7 +59,7 @@ export async function startMosquitto(dir: string): Promise<Broker> {
       return { url: `mqtt://${LOOPBACK}:${port}`, child };
     } catch (e) {
       await child.stop();
-      if (attempt >= 3 || !/Address already in use/.test(String(e))) throw e;
+      if (o.port !== undefined || attempt >= 3 || !/Address already in use/.test(String(e))) throw e;
     }
   }
 }
