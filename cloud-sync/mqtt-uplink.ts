@@ -169,11 +169,10 @@ export class MqttJsonUplink {
     client.on('error', (e) => { this.#s.lastError = e.message; this.#log.warn({ code: 'CE_ERR_UPSTREAM_CONNECT' }, e.message); });
     signal.addEventListener('abort', wake, { once: true });
     const unsubscribe = journal.onAppend(wake);
-    // Everything this upstream has not acknowledged is offered again on this connection; what is
-    // committed from now on is live and goes ahead of the backlog (gateway/journal/cursor.ts).
-    // Records that waited more than a few seconds for this connection are the backlog of an
-    // outage: historical, and sent after live data. Those appended just before the CONNACK (a
-    // normal start) are live. One boundary for both, kept by the journal.
+    // Everything this upstream has not acknowledged is offered again on this connection. Records
+    // that waited more than a few seconds for it are the backlog of an outage: sent after live data
+    // and flagged historical. Those appended just before the CONNACK (a normal start) are live. One
+    // boundary for both, kept by the journal (gateway/journal/cursor.ts).
     const backlogTo = journal.rewind(this.id, clock.now() - LIVE_GRACE_MS);
 
     const publishStatus = () => client.publish(this.#topics.status, this.#status(), { qos: 1, retain: true });

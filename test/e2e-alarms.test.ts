@@ -2,26 +2,15 @@
 // box; the city platform receives it on …/alarms, coded (component, grid, event type), with the
 // value; the storm passes, the level falls, and the alarm returns to normal unacknowledged.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { startMosquitto } from './helpers/mosquitto.ts';
 import { waitFor } from './helpers/wait.ts';
-import { startPumpStation } from '../simulators/pump-station/index.ts';
-import { parseConfig } from '../config/loader.ts';
-import { exampleConfig } from './helpers/example-config.ts';
+import { startExampleStation } from './helpers/example-config.ts';
 import { startGateway } from '../gateway/main.ts';
 
 interface Alarm { rule: string; state: string; device: string; tag: string | null; value: number; limit: number; severity: string; grid: string; event_type: string | null; message: string; t: number }
 
 t.test('a storm raises the wet well high-high; the platform gets it, then its return to normal', async (t) => {
-  const broker = await startMosquitto({ t });
-  const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
-  t.teardown(() => plc.close());
-  const dir = mkdtempSync(join(tmpdir(), 'cityedge-alarms-e2e-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = parseConfig(exampleConfig({ plcPort: plc.port, brokerUrl: broker.url, pollMs: 200, bufferPath: join(dir, 'data') }).yaml, 'alarms.yaml');
+  const { broker, plc, config } = await startExampleStation(t, { pollMs: 200 });
 
   const alarms: Alarm[] = [];
   const sub = await mqtt.connectAsync(broker.url, { clientId: 'platform-alarms' });

@@ -1,15 +1,9 @@
 // A broker outage while the gateway keeps polling: what was measured meanwhile waits in the
 // journal and arrives after the broker returns, marked historical, with no seq missing.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { startMosquitto } from './helpers/mosquitto.ts';
 import { waitFor } from './helpers/wait.ts';
-import { startPumpStation } from '../simulators/pump-station/index.ts';
-import { parseConfig } from '../config/loader.ts';
-import { exampleConfig } from './helpers/example-config.ts';
+import { startExampleStation } from './helpers/example-config.ts';
 import { startGateway } from '../gateway/main.ts';
 
 interface Telemetry { device: string; seq: number; historical: boolean; points: { t: number }[] }
@@ -17,13 +11,7 @@ interface Telemetry { device: string; seq: number; historical: boolean; points: 
 t.test('broker down for a while: backlog replayed as historical, nothing missing', async (t) => {
   // Persistence lets the platform subscriber's session survive the broker restart, so anything
   // missing afterwards is the gateway's fault, not the subscriber's.
-  const broker = await startMosquitto({ t, persistence: true });
-  const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
-  t.teardown(() => plc.close());
-
-  const dir = mkdtempSync(join(tmpdir(), 'cityedge-outage-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config = parseConfig(exampleConfig({ plcPort: plc.port, brokerUrl: broker.url, pollMs: 200, bufferPath: join(dir, 'data') }).yaml, 'outage.yaml');
+  const { broker, plc, config } = await startExampleStation(t, { pollMs: 200, persistence: true });
 
   const got = new Map<number, Telemetry>();
   const sub = await mqtt.connectAsync(broker.url, {

@@ -1,28 +1,17 @@
 // City and district platforms, each its own broker and cursor: the district broker goes down for a
 // while; the city keeps receiving, undisturbed, and the district gets everything when it returns.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { parseDocument } from 'yaml';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { waitFor } from './helpers/wait.ts';
-import { startPumpStation } from '../simulators/pump-station/index.ts';
-import { parseConfig } from '../config/loader.ts';
-import { exampleConfig } from './helpers/example-config.ts';
+import { startExampleStation } from './helpers/example-config.ts';
 import { startGateway } from '../gateway/main.ts';
 
 t.test('one upstream down does not hold back the other, and catches up with no loss', async (t) => {
-  const city = await startMosquitto({ t });
   const district = await startMosquitto({ t, persistence: true });
-  const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
-  t.teardown(() => plc.close());
-  const dir = mkdtempSync(join(tmpdir(), 'cityedge-two-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const doc = parseDocument(exampleConfig({ plcPort: plc.port, brokerUrl: city.url, pollMs: 200, bufferPath: join(dir, 'data') }).yaml);
-  doc.addIn(['upstreams'], { id: 'district', url: district.url, format: 'json' });
-  const config = parseConfig(doc.toString(), 'two.yaml');
+  const { broker: city, config } = await startExampleStation(t, {
+    pollMs: 200, edit: (doc) => doc.addIn(['upstreams'], { id: 'district', url: district.url, format: 'json' }),
+  });
 
   const subscribe = async (url: string, id: string): Promise<{ seqs: Set<number>; client: MqttClient }> => {
     const seqs = new Set<number>();
