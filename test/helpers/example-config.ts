@@ -31,6 +31,8 @@ export interface StationOptions {
   persistence?: boolean;
   /** Changes to the example before it is loaded (a second upstream, a quota). */
   edit?: (doc: Document) => void;
+  /** Lines for mosquitto.conf, given a folder of the test's own for files they name (an ACL). */
+  brokerConf?: (dir: string) => string[];
 }
 
 /**
@@ -39,11 +41,11 @@ export interface StationOptions {
  * journal in a temp dir. Everything is stopped and removed by the test's teardown.
  */
 export async function startExampleStation(t: Test, o: StationOptions): Promise<{ broker: Mosquitto; plc: PumpStation; config: Config }> {
-  const broker = await startMosquitto({ t, persistence: o.persistence ?? false });
-  const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
-  t.teardown(() => plc.close());
   const dir = mkdtempSync(join(tmpdir(), 'cityedge-station-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const broker = await startMosquitto({ t, persistence: o.persistence ?? false, extraConf: o.brokerConf?.(dir) ?? [] });
+  const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
+  t.teardown(() => plc.close());
   const doc = parseDocument(exampleConfig({ plcPort: plc.port, brokerUrl: broker.url, pollMs: o.pollMs, bufferPath: join(dir, 'data') }).yaml);
   o.edit?.(doc);
   return { broker, plc, config: parseConfig(doc.toString(), 'station.yaml') };
