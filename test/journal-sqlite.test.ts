@@ -74,6 +74,22 @@ t.test('quota by bytes: the oldest telemetry goes, counted, events never', async
   t.equal(j.backlog('city'), got.length);
 });
 
+t.test('a full journal stays full until it has really drained: no alarm flapping at every commit', async (t) => {
+  const j = open(t, { dir: newDir(), maxBytes: 20_000 });
+  j.openCursor('city');
+  for (let i = 0; i < 400; i++) j.append('plc1', [pt(i), pt(i), pt(i)]);
+  j.flush();
+  t.ok(j.stats().full, 'full after the drops');
+  // Right after a drop the journal sits just under the drop target; a commit that adds nothing (an
+  // event, acknowledgements) must not call that "no longer full", or the alarm chatters.
+  j.appendEvent('alarms', 'gateway', '{"rule":"journal_full"}');
+  j.flush();
+  t.ok(j.stats().full, 'still full after a commit that added no telemetry');
+  j.ack('city', j.read('city', 10_000).map((r) => r.id)); // the upstream came back and took it all
+  j.flush();
+  t.notOk(j.stats().full, 'no longer full once drained');
+});
+
 t.test('quota by age', async (t) => {
   const clock = new FakeClock(1_000_000);
   const j = open(t, { dir: newDir(), clock, maxAgeMs: 60_000 });

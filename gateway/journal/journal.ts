@@ -41,7 +41,7 @@ export interface JournalStats {
   /** Telemetry dropped since start (quota or age), in records and points. Events are never dropped. */
   dropped: number;
   droppedPoints: number;
-  /** True while the quota is forcing drops (cleared once the journal is back under 90 % of it). */
+  /** True while the quota is forcing drops (the SQLite journal clears it once back under 80 % of its quota). */
   full: boolean;
   /** Telemetry points committed per second, over the last 10 s. */
   commitRate: number;

@@ -18,7 +18,7 @@ import { Cursor, type RecordSource } from './cursor.ts';
 import type { Journal, JournalRecord, JournalStats, Lane } from './journal.ts';
 import { encodePoints } from './points.ts';
 import { closeClean, openOrRecover } from './sqlite-recover.ts';
-import { prepare, SCHEMA } from './sqlite-schema.ts';
+import { prepare } from './sqlite-schema.ts';
 
 export type FsyncPolicy = 'full' | 'normal' | 'off';
 
@@ -45,6 +45,9 @@ const LANES: Lane[] = ['priority', 'telemetry'];
 const laneNo = (l: Lane): number => (l === 'priority' ? 0 : 1);
 /** Appends held in memory before a commit is forced, whatever the timer says. */
 const MAX_PENDING_POINTS = 50_000; // a forced commit of 200,000 blocked the event loop ~200 ms (bench:journal)
+/** Over its quota the journal drops to this share of it; it counts as full until under the second. */
+const DROP_TO = 0.9;
+const FULL_CLEARS_AT = 0.8;
 /** Points held in memory while the disk refuses writes, before the oldest are dropped. */
 const MAX_HELD_POINTS = 1_000_000;
 
@@ -97,7 +100,6 @@ export class SqliteJournal implements Journal, RecordSource {
     const opened = openOrRecover(this.file, this.#log, this.#clock.now());
     this.#db = opened.db;
     this.#db.pragma(`synchronous = ${this.#o.fsync === 'full' ? 'FULL' : this.#o.fsync === 'normal' ? 'NORMAL' : 'OFF'}`);
-    this.#db.exec(SCHEMA);
     if (opts.fileLimitBytes !== undefined) {
       this.#db.pragma(`max_page_count = ${Math.ceil(opts.fileLimitBytes / (this.#db.pragma('page_size', { simple: true }) as number))}`);
     }
@@ -175,6 +177,11 @@ export class SqliteJournal implements Journal, RecordSource {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#commit();
+    if (this.#pending.length > 0) {
+      // The disk still refuses writes: what waited in memory goes with the process. Said, not hidden.
+      this.#log.error({ code: 'CE_ERR_JOURNAL_WRITE', file: this.file, lostRecords: this.#pending.length, lostPoints: this.#pendingPoints },
+        'stopping while the journal cannot be written: the batches waiting in memory are lost');
+    }
     this.#closed = true;
     clearInterval(this.#timer);
     if (this.#soon) clearImmediate(this.#soon);
@@ -333,11 +340,13 @@ export class SqliteJournal implements Journal, RecordSource {
     const ageLimit = maxAgeMs !== undefined ? now - maxAgeMs : -Infinity;
     const quota = maxBytes ?? Infinity;
     if (this.#bytes <= quota && (this.#oldestTs ?? Infinity) >= ageLimit) {
-      if (this.#full && this.#bytes <= quota * 0.9) this.#full = false;
+      // Cleared below the drop target, not at it: right after a drop the journal sits just under
+      // 90 %, and a commit that adds no telemetry would otherwise call it drained (alarm chatter).
+      if (this.#full && this.#bytes <= quota * FULL_CLEARS_AT) this.#full = false;
       return;
     }
     // Drop to 90 % of the quota, so a full journal does not drop on every commit.
-    const target = this.#bytes > quota ? quota * 0.9 : Infinity;
+    const target = this.#bytes > quota ? quota * DROP_TO : Infinity;
     let bytes = this.#bytes;
     for (;;) {
       const rows = this.#st.oldestTelemetry.all(1000) as { id: number; ts: number; count: number; bytes: number }[];
