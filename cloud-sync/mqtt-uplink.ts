@@ -13,8 +13,11 @@ const LIVE_GRACE_MS = 5_000;
 /** The retained status is refreshed this often, and at once when the journal fills or recovers. */
 const STATUS_REFRESH_MS = 60_000;
 
-/** The state of one connection: what is in flight, how to wake the pump. */
-interface Link { open: boolean; inflight: Set<number>; wake: () => void }
+/**
+ * The state of one connection: what is in flight, what the broker refused (offered again together,
+ * by one timer), how to wake the pump.
+ */
+interface Link { open: boolean; inflight: Set<number>; refused: { rec: JournalRecord; historical: boolean }[]; wake: () => void }
 
 export interface MqttUplinkOptions {
   upstream: UpstreamConfig;
@@ -162,7 +165,7 @@ export class MqttJsonUplink {
     const window = Math.max(1, Math.min(this.#o.upstream.inflight, connack.properties?.receiveMaximum ?? Infinity));
     this.#log.info({ url: this.#o.upstream.url, protocol: this.#protocol, window, backlog: journal.backlog(this.id) }, 'upstream connected');
 
-    const link: Link = { open: true, inflight: new Set(), wake: () => {} };
+    const link: Link = { open: true, inflight: new Set(), refused: [], wake: () => {} };
     const wake = () => link.wake();
     const onClose = () => { link.open = false; wake(); };
     client.on('close', onClose);
@@ -220,10 +223,16 @@ export class MqttJsonUplink {
         // window, so a device whose topic is refused cannot stall the others, and offered again
         // later rather than in a tight loop.
         this.#s.refused++;
-        this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec.device, seq: rec.seq }, err.message);
-        this.#o.clock.sleep(REFUSED_RETRY_MS, signal).then(() => {
-          if (link.open) this.#publish(client, rec, historical, link, signal);
-        }, () => {});
+        link.refused.push({ rec, historical });
+        // One log line and one timer per round, not per batch: a broker refusing a whole topic tree
+        // would otherwise write a line for every batch of every device.
+        if (link.refused.length === 1) {
+          this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec.device, seq: rec.seq }, `${err.message}; kept in the journal, offered again in ${REFUSED_RETRY_MS / 1000} s`);
+          this.#o.clock.sleep(REFUSED_RETRY_MS, signal).then(() => {
+            const again = link.refused.splice(0);
+            if (link.open) for (const r of again) this.#publish(client, r.rec, r.historical, link, signal);
+          }, () => {});
+        }
       } else {
         this.#o.journal.ack(this.id, [rec.id]);
         this.#s.acked++;
