@@ -21,6 +21,22 @@ const open = (t: Test, opts: Partial<SqliteJournalOptions> & { dir: string }) =>
   return j;
 };
 
+/** A journal of `records` batches of `size` points, closed cleanly; its file's path. */
+async function filledJournal(dir: string, records: number, size = 10): Promise<string> {
+  const a = new SqliteJournal({ dir });
+  a.openCursor('city');
+  for (let i = 0; i < records; i++) a.append('plc1', Array.from({ length: size }, (_, k) => pt(i * size + k)));
+  await a.close(); // committed and checkpointed: everything is in the main file
+  return join(dir, 'journal.db');
+}
+
+/** As after a crash: the clean-stop mark is gone, so the next start checks every page and counts every record. */
+function markUnclean(file: string): void {
+  const raw = new Database(file);
+  raw.prepare("UPDATE meta SET value = 0 WHERE key = 'clean'").run();
+  raw.close();
+}
+
 journalConformance(t, (clock) => new SqliteJournal({ dir: newDir(), fsync: 'normal', ...(clock ? { clock } : {}) }));
 
 t.test('records, seqs, cursors and acks survive a reopen', async (t) => {
@@ -136,16 +152,8 @@ t.test('a garbage journal file: moved aside, said in the log, a fresh journal ru
 
 t.test('a file damaged mid-way before a crash: caught by the full check, the rest recovered', async (t) => {
   const dir = newDir();
-  const a = new SqliteJournal({ dir });
-  a.openCursor('city');
-  for (let i = 0; i < 3000; i++) a.append('plc1', Array.from({ length: 10 }, (_, k) => pt(i * 10 + k)));
-  a.flush();
-  await a.close();
-  const file = join(dir, 'journal.db');
-  // As after a crash: the clean-stop mark is gone, so the next start checks every page.
-  const raw = new Database(file);
-  raw.prepare("UPDATE meta SET value = 0 WHERE key = 'clean'").run();
-  raw.close();
+  const file = await filledJournal(dir, 3000);
+  markUnclean(file);
   const fd = openSync(file, 'r+');
   writeSync(fd, Buffer.alloc(16384, 0xff), 0, 16384, Math.floor(statSync(file).size * 0.4 / 4096) * 4096);
   closeSync(fd);
@@ -161,12 +169,7 @@ t.test('a file damaged mid-way before a crash: caught by the full check, the res
 
 t.test('a truncated journal file: what can be read is recovered', async (t) => {
   const dir = newDir();
-  const a = new SqliteJournal({ dir });
-  a.openCursor('city');
-  for (let i = 0; i < 3000; i++) a.append('plc1', Array.from({ length: 10 }, (_, k) => pt(i * 10 + k)));
-  a.flush();
-  await a.close(); // checkpointed: everything is in the main file
-  const file = join(dir, 'journal.db');
+  const file = await filledJournal(dir, 3000);
   truncateSync(file, Math.floor(statSync(file).size / 2));
   const logger = captureLogger();
   const j = open(t, { dir, logger });
@@ -230,9 +233,7 @@ t.test('totals after a clean stop and after a crash agree with the file', async 
   const clean = b.stats();
   t.same([clean.records, clean.points, clean.bytes, clean.oldestTs], [before.records, before.points, before.bytes, before.oldestTs]);
   await b.close();
-  const raw = new Database(join(dir, 'journal.db'));
-  raw.prepare("UPDATE meta SET value = 0 WHERE key = 'clean'").run(); // as after a crash: counted from the records
-  raw.close();
+  markUnclean(join(dir, 'journal.db'));
   const c = open(t, { dir });
   const counted = c.stats();
   t.same([counted.records, counted.points, counted.bytes, counted.oldestTs], [before.records, before.points, before.bytes, before.oldestTs]);
@@ -240,12 +241,7 @@ t.test('totals after a clean stop and after a crash agree with the file', async 
 
 t.test('a file shorter than its header says, with a write-ahead log that completes it, is not damaged', async (t) => {
   const dir = newDir();
-  const a = new SqliteJournal({ dir });
-  a.openCursor('city');
-  for (let i = 0; i < 100; i++) a.append('plc1', [pt(i)]);
-  a.flush();
-  await a.close();
-  const file = join(dir, 'journal.db');
+  const file = await filledJournal(dir, 100, 1);
   const shortSize = statSync(file).size;
   // A stop in the middle of a checkpoint, made by hand: more records go into the WAL only; a copy
   // of that WAL is kept; closing checkpoints them into the main file (which grows, header first);
