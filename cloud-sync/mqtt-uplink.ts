@@ -2,9 +2,9 @@
 // journal what the broker acknowledged (PUBACK), so nothing leaves the journal unconfirmed.
 // Reconnects itself with exponential backoff and jitter; mqtt.js's own fixed-interval reconnect
 // is switched off.
-import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Journal, JournalRecord } from '../gateway/journal/journal.ts';
-import { Backoff, CodedError, RateMeter, type Clock, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
+import { Backoff, CodedError, RateMeter, type Clock, type CommandHandler, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
 import { offlinePayload, onlinePayload, telemetryJson, topicPrefix, topics } from './json-format.ts';
 
 const STABLE_LINK_MS = 10_000;
@@ -26,6 +26,8 @@ export interface MqttUplinkOptions {
   clock: Clock;
   logger: Logger;
   version: string;
+  /** Commands on `…/cmd/{verb}`; subscribed only when the upstream lists verbs it may send. */
+  onCommand?: CommandHandler;
 }
 
 export interface UplinkStats {
@@ -178,6 +180,7 @@ export class MqttJsonUplink {
     // boundary for both, kept by the journal (gateway/journal/cursor.ts).
     const backlogTo = journal.rewind(this.id, clock.now() - LIVE_GRACE_MS);
 
+    this.#listenForCommands(client);
     const publishStatus = () => client.publish(this.#topics.status, this.#status(), { qos: 1, retain: true });
     publishStatus();
     let statusAt = clock.now();
@@ -203,6 +206,35 @@ export class MqttJsonUplink {
       this.#s.inflight = 0;
       if (!signal.aborted) this.#log.warn({ backlog: journal.backlog(this.id) }, 'upstream connection lost; keeping data in the journal');
     }
+  }
+
+  /**
+   * `…/cmd/{verb}` from this platform. The reply goes straight out on this connection, ahead of any
+   * backlog: to the MQTT 5 response topic with the correlation data, else to `…/cmd-result`.
+   */
+  #listenForCommands(client: MqttClient): void {
+    const handler = this.#o.onCommand;
+    const allowed = this.#o.upstream.commands;
+    if (!handler || allowed.length === 0) return;
+    const prefix = this.#topics.channel('cmd/');
+    client.subscribe(`${prefix}+`, { qos: 1 }, (err) => {
+      if (err) this.#log.error({ code: 'CE_ERR_UPSTREAM_CONNECT' }, `cannot subscribe to ${prefix}+: ${err.message}; commands from this platform will not arrive`);
+    });
+    client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
+      if (!topic.startsWith(prefix)) return;
+      if (packet.retain) {
+        // A retained command would be obeyed again at every reconnect.
+        this.#log.warn({ topic }, 'retained command ignored; send commands without the retain flag');
+        return;
+      }
+      const reply = handler(topic.slice(prefix.length), payload, { source: `mqtt:${this.id}`, allowed });
+      const props = packet.properties;
+      const to = this.#protocol === 5 && props?.responseTopic ? props.responseTopic : this.#topics.channel('cmd-result');
+      client.publish(to, JSON.stringify(reply), {
+        qos: 1,
+        ...(to === props?.responseTopic && props.correlationData ? { properties: { correlationData: props.correlationData } } : {}),
+      });
+    });
   }
 
   #message(rec: JournalRecord, historical: boolean): { topic: string; payload: string } {

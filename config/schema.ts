@@ -44,6 +44,8 @@ export const BufferSchema = Type.Object({
 }, { additionalProperties: false });
 
 export const UpstreamFormats = ['json'] as const;
+/** Commands the box obeys (docs/commands.md): from an upstream on …/cmd/{verb}, or the HTTP API. */
+export const CommandVerbs = ['set-alarm', 'ack-alarm', 'shelve-alarm', 'unshelve-alarm', 'disable-alarm', 'enable-alarm'] as const;
 export const UpstreamSchema = Type.Object({
   id: Id('upstream id'),
   url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://', description: 'broker URL, e.g. mqtt://127.0.0.1:1883' }),
@@ -58,6 +60,10 @@ export const UpstreamSchema = Type.Object({
   protocol_version: Enum([4, 5] as const, { default: 5, description: '5 = MQTT 5, 4 = MQTT 3.1.1' }),
   keepalive_s: Type.Integer({ minimum: 5, maximum: 65535, default: 30 }),
   inflight: Type.Integer({ minimum: 1, maximum: 1000, default: 32, description: 'QoS 1 messages awaiting PUBACK at once (lowered to the broker Receive Maximum)' }),
+  commands: Type.Array(Enum(CommandVerbs), {
+    default: [], uniqueItems: true,
+    description: 'command verbs this platform may send on …/cmd/{verb}; none by default',
+  }),
 }, { additionalProperties: false });
 
 export const ModbusTables = ['hr', 'ir', 'co', 'di'] as const;
@@ -130,12 +136,18 @@ export const Severities = ['critical', 'major', 'minor', 'warning', 'info'] as c
 export const AlarmSchema = Type.Object({
   id: Id('alarm rule id'),
   tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+\\.[a-z0-9_-]+$', description: 'device.tag' })),
-  device: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+$', description: 'device id, for comm_loss_s' })),
+  device: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+$', description: 'device id: the device of a comm_loss_s rule, or the one a when rule is reported under' })),
   comm_loss_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the device has not answered for this long (s)' })),
   stale_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the tag has not changed for this long (s): a heartbeat register' })),
   above: Type.Optional(Type.Number()),
   below: Type.Optional(Type.Number()),
   equals: Type.Optional(Type.Union([Type.Number(), Type.Boolean(), Type.String()])),
+  rise_per_min: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the tag rises at least this fast (units per minute)' })),
+  fall_per_min: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the tag falls at least this fast (units per minute)' })),
+  rate_window_s: Type.Optional(Type.Number({ minimum: 1, maximum: 3600, description: 'the rate is measured over this window (s); default 60' })),
+  when: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'condition over several tags, e.g. "plc1.pump1_run and plc1.flow < 5"' })),
+  suppress_when: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'suppression by design: while this holds the alarm is suppressed' })),
+  shelve_max_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 2_592_000, description: 'longest an operator may shelve this alarm (s); default 8 h' })),
   deadband: Type.Optional(Type.Number({ minimum: 0 })),
   delay_on_s: Type.Optional(Type.Number({ minimum: 0 })),
   delay_off_s: Type.Optional(Type.Number({ minimum: 0 })),
@@ -145,12 +157,25 @@ export const AlarmSchema = Type.Object({
   event_type: Type.Optional(Type.String({ pattern: '^\\d{4}$', description: 'city-management event type, 4 digits' })),
 }, { additionalProperties: false });
 
+export const ApiUserSchema = Type.Object({
+  name: Id('user name, written to the audit log'),
+  role: Enum(['engineer', 'viewer'] as const, { default: 'viewer', description: 'engineer: may send commands; viewer: reads only' }),
+  token_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the bearer token; the token itself is never stored' }),
+}, { additionalProperties: false });
+
+export const ApiSchema = Type.Object({
+  host: Type.String({ default: '127.0.0.1', description: 'address the HTTP API listens on' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: '0 picks a free port' }),
+  users: Type.Array(ApiUserSchema, { default: [], description: 'who may use the API; with none, every request is refused' }),
+}, { additionalProperties: false });
+
 export const ConfigSchema = Type.Object({
   site: SiteSchema,
   buffer: Type.Optional({ ...BufferSchema, default: {} }),
   upstreams: Type.Array(UpstreamSchema, { default: [] }),
   devices: Type.Array(DeviceSchema, { minItems: 1 }),
   alarms: Type.Array(AlarmSchema, { default: [] }),
+  api: Type.Optional(ApiSchema),
 }, { additionalProperties: false, $id: 'https://cityedge.dev/schema/config.json', title: 'cityedge box configuration' });
 
 export type SiteConfig = Static<typeof SiteSchema>;
@@ -159,6 +184,8 @@ export type ModbusTagConfig = Static<typeof ModbusTagSchema>;
 export type ModbusTcpDeviceConfig = Static<typeof ModbusTcpDeviceSchema>;
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type AlarmConfig = Static<typeof AlarmSchema>;
+export type ApiConfig = Static<typeof ApiSchema>;
+export type CommandVerb = (typeof CommandVerbs)[number];
 export type TagType = (typeof TagTypes)[number];
 export type WordOrder = (typeof WordOrders)[number];
 export type ModbusTable = (typeof ModbusTables)[number];

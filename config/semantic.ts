@@ -2,7 +2,8 @@
 // resolve, limits in order. Runs only on a file the schema accepted.
 import { parseModbusAddress, registerSpan, isBitTable } from './modbus-address.ts';
 import { durationMs, byteSize } from './units.ts';
-import type { Config, ModbusTagConfig } from './schema.ts';
+import { checkExpr } from './expr.ts';
+import type { AlarmConfig, Config, ModbusTagConfig } from './schema.ts';
 import type { KeyPath, RawIssue } from './loader.ts';
 
 export function semanticIssues(c: Config): RawIssue[] {
@@ -26,27 +27,50 @@ export function semanticIssues(c: Config): RawIssue[] {
   });
 
   unique(c.alarms.map((a) => a.id), (i, id) => add(['alarms', i, 'id'], `alarm "${id}" is defined twice`, 'give each alarm rule its own id'));
-  c.alarms.forEach((a, i) => {
-    const kinds = ['above', 'below', 'equals', 'stale_s', 'comm_loss_s'].filter((k) => k in a);
-    if (kinds.length !== 1) {
-      add(['alarms', i], kinds.length === 0 ? 'an alarm rule needs one of above, below, equals, stale_s or comm_loss_s' : `use one of ${kinds.join(' / ')} per rule`,
-        'write HH, H, L and LL as separate rules');
-    }
-    if (a.comm_loss_s !== undefined) {
-      // A device-level rule: it names the device, not a tag.
-      if (a.tag !== undefined) add(['alarms', i, 'tag'], 'a comm_loss_s rule watches a device, not a tag', 'write device: <id> instead of tag');
-      if (a.device === undefined) add(['alarms', i], 'a comm_loss_s rule needs device', `devices: ${[...tagsByDevice.keys()].join(', ')}`);
-      else if (!tagsByDevice.has(a.device)) add(['alarms', i, 'device'], `no device "${a.device}"`, `devices: ${[...tagsByDevice.keys()].join(', ')}`);
-      return;
-    }
-    if (a.device !== undefined) add(['alarms', i, 'device'], 'only a comm_loss_s rule names a device', 'name the tag as device.tag in tag');
-    if (a.tag === undefined) { add(['alarms', i], 'an alarm rule needs tag (device.tag)'); return; }
-    const [device, tag] = a.tag.split('.') as [string, string];
-    const tags = tagsByDevice.get(device);
-    if (!tags) add(['alarms', i, 'tag'], `no device "${device}"`, `devices: ${[...tagsByDevice.keys()].join(', ')}`);
-    else if (!tags.has(tag)) add(['alarms', i, 'tag'], `device "${device}" has no tag "${tag}"`, `its tags: ${[...tags].join(', ')}`);
-  });
+  c.alarms.forEach((a, i) => alarmIssues(a, i, tagsByDevice, add));
   return out;
+}
+
+const ALARM_KINDS = ['above', 'below', 'equals', 'rise_per_min', 'fall_per_min', 'stale_s', 'comm_loss_s', 'when'] as const;
+
+function alarmIssues(a: AlarmConfig, i: number, tagsByDevice: Map<string, Set<string>>, add: (p: KeyPath, m: string, h?: string) => void): void {
+  const devices = () => `devices: ${[...tagsByDevice.keys()].join(', ')}`;
+  const known = (path: string) => {
+    const [d, t] = path.split('.');
+    return tagsByDevice.get(d ?? '')?.has(t ?? '') ?? false;
+  };
+  const expr = (key: 'when' | 'suppress_when', src: string) => {
+    const r = checkExpr(src, known);
+    if (r.error) add(['alarms', i, key], r.error, 'tags are device.tag; operators: and or not < <= > >= == != + - * / ( )');
+  };
+  if (a.suppress_when !== undefined) expr('suppress_when', a.suppress_when);
+  const kinds = ALARM_KINDS.filter((k) => k in a);
+  if (kinds.length !== 1) {
+    add(['alarms', i], kinds.length === 0 ? `an alarm rule needs one of ${ALARM_KINDS.join(', ')}` : `use one of ${kinds.join(' / ')} per rule`,
+      'write HH, H, L and LL as separate rules');
+  }
+  if (a.rate_window_s !== undefined && a.rise_per_min === undefined && a.fall_per_min === undefined) {
+    add(['alarms', i, 'rate_window_s'], 'rate_window_s applies to rise_per_min and fall_per_min rules only');
+  }
+  if (a.when !== undefined) {
+    if (a.tag !== undefined) add(['alarms', i, 'tag'], 'a when rule names its tags in the expression', 'drop tag; name the device it belongs to with device');
+    if (a.device !== undefined && !tagsByDevice.has(a.device)) add(['alarms', i, 'device'], `no device "${a.device}"`, devices());
+    expr('when', a.when);
+    return;
+  }
+  if (a.comm_loss_s !== undefined) {
+    // A device-level rule: it names the device, not a tag.
+    if (a.tag !== undefined) add(['alarms', i, 'tag'], 'a comm_loss_s rule watches a device, not a tag', 'write device: <id> instead of tag');
+    if (a.device === undefined) add(['alarms', i], 'a comm_loss_s rule needs device', devices());
+    else if (!tagsByDevice.has(a.device)) add(['alarms', i, 'device'], `no device "${a.device}"`, devices());
+    return;
+  }
+  if (a.device !== undefined) add(['alarms', i, 'device'], 'only comm_loss_s and when rules name a device', 'name the tag as device.tag in tag');
+  if (a.tag === undefined) { add(['alarms', i], 'an alarm rule needs tag (device.tag)'); return; }
+  const [device, tag] = a.tag.split('.') as [string, string];
+  const tags = tagsByDevice.get(device);
+  if (!tags) add(['alarms', i, 'tag'], `no device "${device}"`, devices());
+  else if (!tags.has(tag)) add(['alarms', i, 'tag'], `device "${device}" has no tag "${tag}"`, `its tags: ${[...tags].join(', ')}`);
 }
 
 type TagIssue = [key: string, message: string, hint?: string];

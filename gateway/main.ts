@@ -5,8 +5,13 @@ import type { Journal } from './journal/journal.ts';
 import { MemoryJournal } from './journal/memory.ts';
 import { SqliteJournal } from './journal/sqlite.ts';
 import { watchJournalQuota } from './journal-alarm.ts';
-import { AlarmEngine } from './alarms/engine.ts';
+import { AlarmEngine, type AlarmEvent } from './alarms/engine.ts';
 import { FileAlarmStore, MemoryAlarmStore } from './alarms/state-store.ts';
+import { FileOverrideStore, MemoryOverrideStore } from './alarms/overrides.ts';
+import { createCommandHandler, type AuditEntry, type CommandStats } from './commands/dispatch.ts';
+import { buildApi, serveApi } from './console/api.ts';
+import { FileRecordLog, MemoryRecordLog, type RecordLog } from './store/files.ts';
+import { join } from 'node:path';
 import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
@@ -26,10 +31,13 @@ export interface GatewayStatus {
   upstreams: Record<string, UplinkStats>;
   journal: ReturnType<Journal['stats']>;
   alarms: ReturnType<AlarmEngine['states']>;
+  commands: CommandStats;
 }
 
 export interface Gateway {
   status(): GatewayStatus;
+  /** Resolves once the HTTP API listens (its URL), or at once without one. */
+  ready(): Promise<{ apiUrl?: string }>;
   stop(): Promise<void>;
 }
 
@@ -78,13 +86,10 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const drivers = devices.map((d) => createDriver(d, { clock, logger }));
   for (const d of drivers) logger.info({ device: d.deviceId, plan: d.readPlan() }, 'read plan');
 
-  const uplinks = config.upstreams.map((u) =>
-    new MqttJsonUplink({ upstream: u, site: config.site, journal, clock, logger, version: VERSION }));
+  const { alarms, commands, history, audit } = createAlarms(config, { journal, clock, logger });
 
-  const alarmStore = config.buffer.journal === 'memory'
-    ? new MemoryAlarmStore()
-    : new FileAlarmStore(config.buffer.path, (e) => logger.error({ code: 'CE_ERR_ALARM_STATE', err: e.message }, 'alarm states cannot be saved or read'));
-  const alarms = new AlarmEngine(config, { journal, clock, logger, store: alarmStore });
+  const uplinks = config.upstreams.map((u) =>
+    new MqttJsonUplink({ upstream: u, site: config.site, journal, clock, logger, version: VERSION, onCommand: commands.handle }));
 
   const scheduler = new Scheduler(
     drivers.map((driver, i) => ({ driver, pollMs: devices[i]!.poll_ms })),
@@ -108,20 +113,30 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     }
   })();
   const running = uplinks.map((u) => u.run(abort.signal));
+  const status = (): GatewayStatus => ({
+    site: config.site.id,
+    version: VERSION,
+    devices: Object.fromEntries(drivers.map((d) => [d.deviceId, {
+      ...scheduler.stats().get(d.deviceId)!,
+      requestsPerScan: d.requestsPerScan,
+    }])),
+    upstreams: Object.fromEntries(uplinks.map((u) => [u.id, u.stats()])),
+    journal: journal.stats(),
+    alarms: alarms.states(),
+    commands: commands.stats(),
+  });
+  const api = config.api
+    ? serveApi(buildApi({ config: config.api, engine: alarms, history, audit, commands: commands.handle, status, clock, logger: logger.child({ part: 'api' }) }),
+      { config: config.api, clock, logger }, abort.signal)
+    : Promise.resolve(undefined);
   logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
 
   return {
-    status: () => ({
-      site: config.site.id,
-      version: VERSION,
-      devices: Object.fromEntries(drivers.map((d) => [d.deviceId, {
-        ...scheduler.stats().get(d.deviceId)!,
-        requestsPerScan: d.requestsPerScan,
-      }])),
-      upstreams: Object.fromEntries(uplinks.map((u) => [u.id, u.stats()])),
-      journal: journal.stats(),
-      alarms: alarms.states(),
-    }),
+    status,
+    ready: async () => {
+      const apiUrl = await api;
+      return apiUrl ? { apiUrl } : {};
+    },
     async stop() {
       abort.abort(new Error('gateway stopping'));
       await scheduler.stopped();
@@ -129,8 +144,30 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await Promise.allSettled(drivers.map((d) => d.close()));
       await quotaWatch;
       await alarmTicks;
+      await api.catch(() => undefined);
       await journal.close();
       logger.info('gateway stopped');
     },
   };
+}
+
+/** The alarm engine with its stores: files in the data folder, or memory for a box without storage. */
+function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger }) {
+  const { clock, logger } = deps;
+  const onDisk = config.buffer.journal !== 'memory';
+  const dir = config.buffer.path;
+  const fail = (code: 'CE_ERR_ALARM_STATE' | 'CE_ERR_ALARM_OVERRIDES', what: string) => (e: Error) => logger.error({ code, err: e.message }, what);
+  const history: RecordLog<AlarmEvent> = onDisk
+    ? new FileRecordLog(join(dir, 'alarm-history.jsonl'), { onError: fail('CE_ERR_ALARM_STATE', 'the alarm history cannot be written') })
+    : new MemoryRecordLog();
+  const audit: RecordLog<AuditEntry> = onDisk
+    ? new FileRecordLog(join(dir, 'audit.jsonl'), { onError: fail('CE_ERR_ALARM_STATE', 'the audit log cannot be written') })
+    : new MemoryRecordLog();
+  const alarms = new AlarmEngine(config, {
+    journal: deps.journal, clock, logger, history,
+    store: onDisk ? new FileAlarmStore(dir, fail('CE_ERR_ALARM_STATE', 'alarm states cannot be saved or read')) : new MemoryAlarmStore(),
+    overrides: onDisk ? new FileOverrideStore(dir, fail('CE_ERR_ALARM_OVERRIDES', 'the alarm overrides file cannot be read; the configured limits apply')) : new MemoryOverrideStore(),
+  });
+  const commands = createCommandHandler({ engine: alarms, audit, clock, logger });
+  return { alarms, commands, history, audit };
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { parseConfig } from '../config/loader.ts';
 import { AlarmEngine, type AlarmEvent } from '../gateway/alarms/engine.ts';
 import { FileAlarmStore, MemoryAlarmStore, type AlarmStateStore } from '../gateway/alarms/state-store.ts';
+import { MemoryOverrideStore } from '../gateway/alarms/overrides.ts';
+import { MemoryRecordLog } from '../gateway/store/files.ts';
 import { MemoryJournal } from '../gateway/journal/memory.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
 import { silentLogger } from '../gateway/model/logger.ts';
@@ -32,7 +34,7 @@ const level = (v: number | null, ts: number, quality: 'good' | 'bad' = 'good') =
 function setup(store: AlarmStateStore = new MemoryAlarmStore(), clock = new FakeClock(1_000_000)) {
   const journal = new MemoryJournal({ clock });
   journal.openCursor('test');
-  const engine = new AlarmEngine(config, { journal, clock, logger: silentLogger, store });
+  const engine = new AlarmEngine(config, { journal, clock, logger: silentLogger, store, overrides: new MemoryOverrideStore(), history: new MemoryRecordLog() });
   const events = () => journal.read('test', 100).map((r) => JSON.parse(r.body) as AlarmEvent);
   return { engine, journal, clock, events, store };
 }
@@ -51,14 +53,14 @@ t.test('high-high: delay, active, acknowledged, normal; each a coded event', asy
     component: '3301050101000001', grid: '330105001002101', event_type: '0192', message: '集水井超高液位', message_en: 'wet well high-high',
   });
   t.equal(raised!.t, clock.now());
-  t.equal(engine.ack('hh', 'engineer-li'), true);
+  t.equal(engine.ack('hh', { user: 'engineer-li', source: 'test' }).changed, true);
   t.match(events(), [{ rule: 'hh', state: 'acknowledged', user: 'engineer-li' }]);
-  t.equal(engine.ack('hh', 'engineer-li'), false, 'twice changes nothing');
+  t.equal(engine.ack('hh', { user: 'engineer-li', source: 'test' }).changed, false, 'twice changes nothing');
   engine.onSamples([level(4.45, clock.now())]);
   t.same(events(), [], 'inside the deadband: still active');
   engine.onSamples([level(4.3, clock.now())]);
   t.match(events(), [{ rule: 'hh', state: 'normal', value: 4.3 }]);
-  t.throws(() => engine.ack('nope', 'x'), /no alarm rule "nope"/);
+  t.throws(() => engine.ack('nope', { user: 'x', source: 'test' }), { code: 'CE_ERR_CMD_NO_RULE' });
 });
 
 t.test('bad quality neither raises nor clears; discrete rules; return to normal unacknowledged', async (t) => {
@@ -67,7 +69,7 @@ t.test('bad quality neither raises nor clears; discrete rules; return to normal 
   t.match(events(), [{ rule: 'door', state: 'active', value: true, limit: true }], 'the door at once; the bad level not at all');
   engine.onSamples([{ tag: 'plc1.door', value: false, quality: 'good', ts: clock.now() }]);
   t.match(events(), [{ rule: 'door', state: 'rtn_unack' }], 'closed again before anyone acknowledged');
-  engine.ack('door', 'tech-wang');
+  engine.ack('door', { user: 'tech-wang', source: 'test' });
   t.match(events(), [{ rule: 'door', state: 'normal', user: 'tech-wang' }]);
 });
 
@@ -88,7 +90,7 @@ t.test('a restart in the middle of an active, unacknowledged alarm', async (t) =
   await b.clock.advance(10_000);
   b.engine.tick();
   t.same(b.events(), [], 'not announced a second time');
-  t.equal(b.engine.ack('hh', 'engineer-li'), true, 'and it can be acknowledged');
+  t.equal(b.engine.ack('hh', { user: 'engineer-li', source: 'test' }).changed, true, 'and it can be acknowledged');
   t.same(errors, []);
 });
 
@@ -110,7 +112,7 @@ t.test('communication loss of a device, and a heartbeat that stops', async (t) =
   const clock = new FakeClock(1_000_000);
   const journal = new MemoryJournal({ clock });
   journal.openCursor('test');
-  const engine = new AlarmEngine(commConfig, { journal, clock, logger: silentLogger, store: new MemoryAlarmStore() });
+  const engine = new AlarmEngine(commConfig, { journal, clock, logger: silentLogger, store: new MemoryAlarmStore(), overrides: new MemoryOverrideStore(), history: new MemoryRecordLog() });
   const events = () => journal.read('test', 100).map((r) => JSON.parse(r.body) as AlarmEvent);
   const scan = (hb: number | null) => engine.onSamples(['level', 'heartbeat'].map((n) => (
     hb === null ? { tag: `plc1.${n}`, value: null, quality: 'bad' as const, ts: clock.now() } : { tag: `plc1.${n}`, value: n === 'heartbeat' ? hb : 1, quality: 'good' as const, ts: clock.now() })));

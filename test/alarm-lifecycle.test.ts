@@ -31,7 +31,7 @@ t.test('shelving, suppression by design, out of service', async (t) => {
   t.equal(nextState('shelved', { kind: 'unshelve', active: true }), 'active', 'back unacknowledged if still active');
   t.equal(nextState('shelved', { kind: 'unshelve', active: false }), 'normal');
   t.equal(nextState('shelved', ack), undefined);
-  t.equal(nextState('shelved', { kind: 'suppress' }), 'suppressed', 'design suppression overrides shelving');
+  t.equal(nextState('shelved', { kind: 'suppress' }), undefined, 'a shelved alarm stays shelved until its shelf ends');
   t.equal(nextState('rtn_unack', { kind: 'suppress' }), 'suppressed');
   t.equal(nextState('suppressed', { kind: 'unsuppress', active: false }), 'normal');
   t.equal(nextState('suppressed', { kind: 'shelve' }), undefined);

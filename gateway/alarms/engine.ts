@@ -1,140 +1,144 @@
 // The alarm engine: judges every scan's samples against the rules of the configuration, on the box,
 // whether the link is up or not; runs each rule's ISA-18.2 lifecycle; and hands every transition
 // to the journal's priority lane as an `…/alarms` event (docs/mqtt.md) ready to become a case:
-// component code, grid code, event type.
-//
-// This release: limit rules (above / below with deadband, delay on / off), discrete rules
-// (equals), communication loss of a device, a stale value (a heartbeat that stops changing), and
-// acknowledgement. Rate of change, conditions over several tags, shelving, suppression, flood and
-// chatter come next (docs/alarms.md).
+// component code, grid code, event type. What operators and engineers do to alarms (acknowledge,
+// shelve, take out of service, tune) comes in through the methods below, from the command layer.
 import type { Journal } from '../journal/journal.ts';
-import type { AlarmConfig, Clock, Config, Logger, Sample } from '../model/index.ts';
-import { ConditionTracker, type Limit } from './condition.ts';
+import { CodedError, evaluateCondition, type AlarmConfig, type Clock, type Config, type Logger, type Sample } from '../model/index.ts';
+import { FloodWatch, FLOOD_COUNT, FLOOD_WINDOW_MS } from './flood.ts';
 import { nextState, type AlarmInput, type AlarmState } from './lifecycle.ts';
+import type { OverrideStore } from './overrides.ts';
+import { buildRule, DEFAULT_SHELVE_MAX_S, limitValue, retune, type Rule, type Value } from './rules.ts';
 import type { AlarmStateStore, SavedAlarm } from './state-store.ts';
+import { applyChanges, tunablesOf, type Tunables } from './tuning.ts';
+import type { RecordLog } from '../store/files.ts';
 
 export interface AlarmEvent {
-  id: string; rule: string; device: string; tag: string | null; state: AlarmState; severity: string;
-  value: number | boolean | string | null; limit: number | boolean | string | null; t: number;
+  id: string; rule: string; device: string | null; tag: string | null; state: AlarmState; severity: string;
+  value: Value; limit: Value; t: number;
   component: string | null; grid: string | null; message: string; message_en: string | null;
-  event_type: string | null; user?: string;
+  event_type: string | null;
+  /** Who acted, and why, for operator transitions. */
+  user?: string; comment?: string;
+  /** The rule went active more than 3 times in a minute. */
+  chattering?: boolean;
+  /** A condition rule: the values of the tags it reads. */
+  values?: Record<string, Value>;
+  /** A shelved alarm: when its shelf ends (epoch ms). */
+  shelved_until?: number;
+  /** The `@flood` event: what made and what happened during the flood. */
+  summary?: { rule: string; severity: string; state: AlarmState; events: number }[];
 }
 
-/**
- * value: the tag's value against a limit. stale: the tag has not changed for `stale_s`. comm: every
- * tag of the device came back bad for `comm_loss_s`. The last two feed the same debounced tracker
- * a condition of their own (true while stale, or while the device is silent).
- */
-type Kind = 'value' | 'stale' | 'comm';
+export interface Actor { user: string; source: string; comment?: string }
 
-interface Rule {
-  cfg: AlarmConfig;
-  kind: Kind;
-  device: string;
-  tagName: string | null;
-  limit: Limit;
-  tracker: ConditionTracker;
-  state: AlarmState;
-  since: number;
-  lastValue: number | boolean | string | null;
-  /** stale: when the value last changed, and whether the last reading was bad (then it is not judged). */
-  changedAt: number;
-  silent: boolean;
-  component: string | null;
+export interface AlarmView {
+  rule: string; state: AlarmState; since: number; active: boolean; severity: string;
+  device: string; tag: string | null; value: Value; settings: Tunables; shelved_until?: number; chattering: boolean;
 }
 
-const ACTIVE_WHEN_TRUE: Limit = { kind: 'equals', value: true };
+export interface EngineDeps { journal: Journal; clock: Clock; logger: Logger; store: AlarmStateStore; overrides: OverrideStore; history: RecordLog<AlarmEvent> }
 
-function kindOf(a: AlarmConfig): Kind {
-  if (a.comm_loss_s !== undefined) return 'comm';
-  return a.stale_s !== undefined ? 'stale' : 'value';
-}
-
-function limitOf(a: AlarmConfig): Limit {
-  if (a.above !== undefined) return { kind: 'above', limit: a.above, deadband: a.deadband ?? 0 };
-  if (a.below !== undefined) return { kind: 'below', limit: a.below, deadband: a.deadband ?? 0 };
-  if (a.equals !== undefined) return { kind: 'equals', value: a.equals };
-  return ACTIVE_WHEN_TRUE; // stale and comm: their own boolean condition (the loader requires one kind)
-}
-
-function limitValue(r: Rule): number | boolean | string | null {
-  if (r.kind === 'comm') return r.cfg.comm_loss_s ?? null;
-  if (r.kind === 'stale') return r.cfg.stale_s ?? null;
-  return r.limit.kind === 'equals' ? r.limit.value : r.limit.limit;
-}
+export const FLOOD_RULE = '@flood';
 
 export class AlarmEngine {
   readonly #rules = new Map<string, Rule>();
-  /** Rules by the tag path they watch, and communication-loss rules by device. */
+  /** Rules by the tag path they watch, comm-loss rules by device, expression rules by the tags they read. */
   readonly #byTag = new Map<string, Rule[]>();
   readonly #byDevice = new Map<string, Rule[]>();
-  readonly #journal: Journal;
-  readonly #clock: Clock;
+  readonly #byRef = new Map<string, Rule[]>();
+  readonly #latest = new Map<string, { value: Value; quality: Sample['quality'] }>();
+  readonly #configured: ReadonlyMap<string, AlarmConfig>;
+  readonly #d: EngineDeps;
   readonly #log: Logger;
-  readonly #store: AlarmStateStore;
   readonly #grid: string | null;
+  readonly #flood = new FloodWatch();
+  /** During a flood, what was not announced one by one: the summary at its end. */
+  #held = new Map<string, { severity: string; state: AlarmState; events: number }>();
+  #version: number;
 
-  constructor(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; store: AlarmStateStore }) {
-    this.#journal = deps.journal;
-    this.#clock = deps.clock;
+  constructor(config: Config, deps: EngineDeps) {
+    this.#d = deps;
     this.#log = deps.logger.child({ part: 'alarms' });
-    this.#store = deps.store;
     this.#grid = config.site.grid ?? null;
-    const saved = this.#store.load();
+    this.#configured = new Map(config.alarms.map((a) => [a.id, a]));
+    const saved = deps.store.load();
+    this.#flood.restore(saved.flood === true);
+    const overrides = deps.overrides.load();
+    this.#version = overrides.version;
+    const effective = this.#withOverrides(overrides.rules);
     const components = new Map(config.devices.map((d) => [d.id, (d as { component?: string }).component ?? null]));
-    const now = this.#clock.now();
-    for (const cfg of config.alarms) {
-      const kind = kindOf(cfg);
-      const [device, tagName] = kind === 'comm' ? [cfg.device!, null] : cfg.tag!.split('.') as [string, string];
-      const s: SavedAlarm | undefined = saved[cfg.id];
-      const limit = limitOf(cfg);
-      const onMs = (kind === 'comm' ? cfg.comm_loss_s! : kind === 'stale' ? 0 : cfg.delay_on_s ?? 0) * 1000;
-      const rule: Rule = {
-        cfg, kind, device, tagName, limit,
-        tracker: new ConditionTracker(limit, { onMs, offMs: (cfg.delay_off_s ?? 0) * 1000 }, s?.active ?? false),
-        state: s?.state ?? 'normal', since: s?.since ?? now, lastValue: null, changedAt: now, silent: false,
-        component: components.get(device) ?? null,
-      };
+    const now = deps.clock.now();
+    for (const cfg of effective.values()) {
+      const rule = buildRule(cfg, saved.alarms[cfg.id], components, now);
       this.#rules.set(cfg.id, rule);
-      const key = kind === 'comm' ? device : cfg.tag!;
-      const index = kind === 'comm' ? this.#byDevice : this.#byTag;
-      const list = index.get(key) ?? [];
-      list.push(rule);
-      index.set(key, list);
+      const index = (map: Map<string, Rule[]>, key: string) => map.set(key, [...(map.get(key) ?? []), rule]);
+      if (rule.kind === 'comm') index(this.#byDevice, rule.device);
+      else if (rule.kind !== 'expr') index(this.#byTag, cfg.tag!);
+      for (const ref of rule.refs) index(this.#byRef, ref);
     }
     const restored = [...this.#rules.values()].filter((r) => r.state !== 'normal').length;
     if (restored > 0) this.#log.info({ restored }, 'alarm states restored from the last run');
   }
 
+  /** Overrides that still fit the configuration; one that no longer does is logged and left out. */
+  #withOverrides(rules: Record<string, Tunables>): Map<string, AlarmConfig> {
+    let out = new Map(this.#configured);
+    for (const [rule, set] of Object.entries(rules)) {
+      try {
+        out = applyChanges(out, this.#configured, [{ rule, set }]);
+      } catch (e) {
+        this.#log.warn({ code: 'CE_ERR_ALARM_OVERRIDES', rule, err: (e as Error).message }, 'a tuned setting no longer fits the configuration; the configured one applies');
+      }
+    }
+    return out;
+  }
+
+  get version(): number { return this.#version; }
+  get flooding(): boolean { return this.#flood.flooding; }
+
   /** Every sample of one device's scan, before report by exception: delays are judged at the poll rate. */
-  onSamples(samples: readonly Sample[], now = this.#clock.now()): void {
+  onSamples(samples: readonly Sample[], now = this.#d.clock.now()): void {
     let changed = false;
     // The device first: its communication comes back before what its tags say.
     const first = samples[0];
     const comm = first && this.#byDevice.get(first.tag.slice(0, first.tag.indexOf('.')));
     if (comm) {
       const silent = samples.every((s) => s.quality === 'bad');
-      for (const r of comm) {
-        const active = r.tracker.update(silent, 'good', now);
-        if (active !== undefined) changed = this.#apply(r, { kind: 'condition', active }, now) || changed;
-      }
+      for (const r of comm) changed = this.#condition(r, r.tracker.update(silent, 'good', now), now) || changed;
     }
+    // Values the expressions read first, and suppression judged before the rules it silences: a
+    // low-flow alarm must not flash up in the very scan that says the pump is meant to be off.
+    let dirty: Set<Rule> | undefined;
+    for (const s of samples) {
+      const readers = this.#byRef.get(s.tag);
+      if (!readers) continue;
+      this.#latest.set(s.tag, { value: s.value, quality: s.quality });
+      dirty ??= new Set();
+      for (const r of readers) dirty.add(r);
+    }
+    if (dirty) for (const r of dirty) if (r.suppressWhen) changed = this.#judgeSuppression(r, now) || changed;
     for (const s of samples) {
       const rules = this.#byTag.get(s.tag);
-      if (!rules) continue;
-      for (const r of rules) changed = this.#sample(r, s, now) || changed;
+      if (rules) for (const r of rules) changed = this.#sample(r, s, now) || changed;
     }
+    if (dirty) for (const r of dirty) if (r.when) changed = this.#judgeWhen(r, now) || changed;
     if (changed) this.#save();
   }
 
-  /** Delays that run out between samples (a device polled every minute), and values going stale. */
-  tick(now = this.#clock.now()): void {
+  /** Delays that run out between samples, values going stale, shelves expiring, floods ebbing. */
+  tick(now = this.#d.clock.now()): void {
     let changed = false;
     for (const r of this.#rules.values()) {
       let active = r.tracker.due(now);
       if (active === undefined && r.kind === 'stale' && !r.silent) active = r.tracker.update(now - r.changedAt >= r.cfg.stale_s! * 1000, 'good', now);
-      if (active !== undefined) changed = this.#apply(r, { kind: 'condition', active }, now) || changed;
+      changed = this.#condition(r, active, now) || changed;
+      if (r.state === 'shelved' && r.shelvedUntil !== undefined && now >= r.shelvedUntil) {
+        changed = this.#leave(r, 'unshelve', now, { user: 'system', source: 'shelve expiry' }) || changed;
+      }
+      if (r.chatter.check(now)) this.#log.info({ rule: r.cfg.id }, `alarm ${r.cfg.id} no longer chattering`);
     }
+    if (this.#flood.check(now) === 'end') { this.#floodEvent('normal', now); changed = true; }
     if (changed) this.#save();
   }
 
@@ -142,52 +146,220 @@ export class AlarmEngine {
     const wasSilent = r.silent;
     r.silent = s.quality === 'bad' || s.value === null;
     if (r.silent) return false; // the communication-loss rule's business
-    let active: boolean | undefined;
     if (r.kind === 'stale') {
       // After an outage the heartbeat is judged from its first good reading, not from before.
       if (wasSilent || s.value !== r.lastValue) r.changedAt = now;
       r.lastValue = s.value;
-      active = r.tracker.update(now - r.changedAt >= r.cfg.stale_s! * 1000, 'good', now);
-    } else {
-      r.lastValue = s.value;
-      active = r.tracker.update(s.value, s.quality, now);
+      return this.#condition(r, r.tracker.update(now - r.changedAt >= r.cfg.stale_s! * 1000, 'good', now), now);
     }
+    if (r.kind === 'rate') {
+      if (typeof s.value !== 'number') return false;
+      if (wasSilent) r.rate!.reset();
+      const perMin = r.rate!.push(now, s.value);
+      if (perMin === undefined) return false;
+      r.lastValue = Math.round(perMin * 1000) / 1000;
+      return this.#condition(r, r.tracker.update(r.cfg.fall_per_min !== undefined ? -perMin : perMin, s.quality, now), now);
+    }
+    r.lastValue = s.value;
+    return this.#condition(r, r.tracker.update(s.value, s.quality, now), now);
+  }
+
+  #lookup = (path: string) => this.#latest.get(path);
+
+  /** A condition rule, from the latest values of the tags it reads; unknown (a bad tag) holds it. */
+  #judgeWhen(r: Rule, now: number): boolean {
+    const holds = evaluateCondition(r.when!, this.#lookup);
+    return holds !== undefined && this.#condition(r, r.tracker.update(holds, 'good', now), now);
+  }
+
+  /** Suppression by design: while its condition holds the alarm is suppressed. */
+  #judgeSuppression(r: Rule, now: number): boolean {
+    const suppress = evaluateCondition(r.suppressWhen!, this.#lookup);
+    if (suppress === undefined || suppress === r.suppressing) return false;
+    r.suppressing = suppress;
+    return suppress ? this.#apply(r, { kind: 'suppress' }, now) : this.#leave(r, 'unsuppress', now);
+  }
+
+  #condition(r: Rule, active: boolean | undefined, now: number): boolean {
     return active !== undefined && this.#apply(r, { kind: 'condition', active }, now);
   }
 
-  /** An operator acknowledges; false when there was nothing to acknowledge. */
-  ack(ruleId: string, user: string): boolean {
-    const r = this.#rules.get(ruleId);
-    if (!r) throw new Error(`no alarm rule "${ruleId}"`);
-    const done = this.#apply(r, { kind: 'ack' }, this.#clock.now(), user);
-    if (done) this.#save();
-    return done;
-  }
-
-  states(): { rule: string; state: AlarmState; since: number; active: boolean }[] {
-    return [...this.#rules.values()].map((r) => ({ rule: r.cfg.id, state: r.state, since: r.since, active: r.tracker.active }));
-  }
-
-  #apply(r: Rule, input: AlarmInput, now: number, user?: string): boolean {
-    const next = nextState(r.state, input);
-    if (next === undefined) return false;
-    r.state = next;
-    r.since = now;
-    const ev: AlarmEvent = {
-      id: `${r.cfg.id}-${now}`, rule: r.cfg.id, device: r.device, tag: r.tagName, state: next,
-      severity: r.cfg.severity, value: r.kind === 'comm' ? null : r.lastValue, limit: limitValue(r), t: now,
-      component: r.component, grid: this.#grid,
-      message: r.cfg.message ?? r.cfg.message_en ?? r.cfg.id, message_en: r.cfg.message_en ?? null,
-      event_type: r.cfg.event_type ?? null, ...(user !== undefined ? { user } : {}),
-    };
-    this.#journal.appendEvent('alarms', r.device, JSON.stringify(ev));
-    this.#log.info({ rule: ev.rule, state: ev.state, value: ev.value, ...(user ? { user } : {}) }, `alarm ${ev.rule}: ${ev.state}`);
+  /** Leaving shelved, suppressed or out of service: back as the condition is now, or suppressed if its design says so. */
+  #leave(r: Rule, kind: 'unshelve' | 'unsuppress' | 'in_service', now: number, actor?: Actor): boolean {
+    if (kind === 'unshelve') r.shelvedUntil = undefined;
+    if (!this.#apply(r, { kind, active: r.tracker.active }, now, actor)) return false;
+    if (kind !== 'unsuppress' && r.suppressing) this.#apply(r, { kind: 'suppress' }, now);
     return true;
   }
 
-  #save(): void {
-    const out: Record<string, SavedAlarm> = {};
-    for (const r of this.#rules.values()) out[r.cfg.id] = { state: r.state, active: r.tracker.active, since: r.since };
-    this.#store.save(out);
+  #apply(r: Rule, input: AlarmInput, now: number, actor?: Actor): boolean {
+    const next = nextState(r.state, input);
+    if (next === undefined) return false;
+    const from = r.state;
+    r.state = next;
+    r.since = now;
+    const isNew = next === 'active' && input.kind === 'condition' && (from === 'normal' || from === 'rtn_unack');
+    if (isNew && r.chatter.activated(now)) this.#log.warn({ rule: r.cfg.id }, `alarm ${r.cfg.id} is chattering: active more than 3 times in a minute; widen its deadband or add delay_on_s`);
+    const floodStarts = isNew && this.#flood.activated(now) === 'start';
+    if (floodStarts) this.#floodEvent('active', now);
+    this.#emit(this.#event(r, now, actor));
+    return true;
   }
+
+  #event(r: Rule, now: number, actor?: Actor): AlarmEvent {
+    let id = `${r.cfg.id}-${now}`;
+    if (r.lastEventId.startsWith(id)) id = `${id}-${Number(r.lastEventId.slice(id.length + 1) || 1) + 1}`;
+    r.lastEventId = id;
+    return {
+      id, rule: r.cfg.id, device: r.device, tag: r.tagName, state: r.state,
+      severity: r.cfg.severity, value: r.kind === 'comm' || r.kind === 'expr' ? null : r.lastValue, limit: limitValue(r), t: now,
+      component: r.component, grid: this.#grid,
+      message: r.cfg.message ?? r.cfg.message_en ?? r.cfg.id, message_en: r.cfg.message_en ?? null,
+      event_type: r.cfg.event_type ?? null,
+      ...(actor ? { user: actor.user, ...(actor.comment ? { comment: actor.comment } : {}) } : {}),
+      ...(r.chatter.chattering ? { chattering: true } : {}),
+      ...(r.kind === 'expr' ? { values: Object.fromEntries(r.refs.map((p) => [p, this.#latest.get(p)?.value ?? null])) } : {}),
+      ...(r.state === 'shelved' && r.shelvedUntil !== undefined ? { shelved_until: r.shelvedUntil } : {}),
+    };
+  }
+
+  /**
+   * Into the history always; onto `…/alarms` unless the site is flooded, when only critical alarms
+   * are announced one by one and the rest wait for the flood's summary (ISA-18.2 flood handling:
+   * a summary instead of a storm). Their states stay exact in the API meanwhile.
+   */
+  #emit(ev: AlarmEvent): void {
+    this.#d.history.append(ev);
+    if (this.#flood.flooding && ev.severity !== 'critical' && ev.rule !== FLOOD_RULE) {
+      const h = this.#held.get(ev.rule);
+      this.#held.set(ev.rule, { severity: ev.severity, state: ev.state, events: (h?.events ?? 0) + 1 });
+    } else {
+      this.#d.journal.appendEvent('alarms', ev.device ?? 'site', JSON.stringify(ev));
+    }
+    this.#log.info({ rule: ev.rule, state: ev.state, value: ev.value, ...(ev.user ? { user: ev.user } : {}) }, `alarm ${ev.rule}: ${ev.state}`);
+  }
+
+  #floodEvent(state: 'active' | 'normal', now: number): void {
+    const summary = state === 'active'
+      ? [...this.#rules.values()].filter((r) => r.state === 'active' || r.state === 'rtn_unack').map((r) => ({ rule: r.cfg.id, severity: r.cfg.severity, state: r.state, events: 1 }))
+      : [...this.#held].map(([rule, h]) => ({ rule, ...h }));
+    if (state === 'normal') this.#held = new Map();
+    const n = this.#flood.count(now);
+    this.#emit({
+      id: `${FLOOD_RULE}-${now}`, rule: FLOOD_RULE, device: null, tag: null, state, severity: 'critical',
+      value: n, limit: FLOOD_COUNT, t: now, component: null, grid: this.#grid,
+      message: state === 'active' ? `报警泛滥：${FLOOD_WINDOW_MS / 60_000} 分钟内新报警 ${n} 条` : '报警泛滥结束',
+      message_en: state === 'active' ? `alarm flood: ${n} new alarms within ${FLOOD_WINDOW_MS / 60_000} minutes` : 'alarm flood over',
+      event_type: null, summary,
+    });
+    this.#log.warn({ new: n, summary: summary.length }, state === 'active' ? 'alarm flood: only critical alarms are announced one by one until it ebbs' : 'alarm flood over');
+  }
+
+  #rule(id: string): Rule {
+    const r = this.#rules.get(id);
+    if (!r) throw new CodedError('CE_ERR_CMD_NO_RULE', `"${id}"`, { rule: id });
+    return r;
+  }
+
+  #act(id: string, fn: (r: Rule, now: number) => boolean): { rule: string; state: AlarmState; changed: boolean } {
+    const r = this.#rule(id);
+    const changed = fn(r, this.#d.clock.now());
+    if (changed) this.#save();
+    return { rule: id, state: r.state, changed };
+  }
+
+  /** An operator acknowledges; `changed: false` when there was nothing to acknowledge. */
+  ack(id: string, actor: Actor) {
+    return this.#act(id, (r, now) => this.#apply(r, { kind: 'ack' }, now, actor));
+  }
+
+  /** Out of annunciation for a while; it comes back by itself when the shelf ends. */
+  shelve(id: string, durationS: number, actor: Actor) {
+    const r = this.#rule(id);
+    const max = r.cfg.shelve_max_s ?? DEFAULT_SHELVE_MAX_S;
+    if (!(durationS > 0 && durationS <= max)) throw new CodedError('CE_ERR_CMD_INVALID', `${id}: duration_s must be above 0 and at most ${max} (shelve_max_s)`, { rule: id });
+    if (r.state === 'suppressed' || r.state === 'out_of_service') throw new CodedError('CE_ERR_CMD_INVALID', `${id} is ${r.state}; it cannot be shelved`, { rule: id });
+    return this.#act(id, (r, now) => {
+      const until = now + durationS * 1000;
+      if (r.state === 'shelved') { r.shelvedUntil = until; return true; } // a new expiry
+      r.shelvedUntil = until;
+      return this.#apply(r, { kind: 'shelve' }, now, actor);
+    });
+  }
+
+  unshelve(id: string, actor: Actor) {
+    return this.#act(id, (r, now) => r.state === 'shelved' && this.#leave(r, 'unshelve', now, actor));
+  }
+
+  /** Out of service (a sensor under repair); back in service as its condition is then. */
+  setInService(id: string, inService: boolean, actor: Actor) {
+    return this.#act(id, (r, now) => inService
+      ? r.state === 'out_of_service' && this.#leave(r, 'in_service', now, actor)
+      : this.#apply(r, { kind: 'out_of_service' }, now, actor));
+  }
+
+  /**
+   * Tuned settings for one or more rules, applied all or none: validated, kept in the overrides
+   * file (a change that cannot be kept is refused), then in force from the next reading.
+   */
+  tune(changes: { rule: string; set: Record<string, unknown> }[], actor: Actor, expectVersion?: number) {
+    if (expectVersion !== undefined && expectVersion !== this.#version) {
+      throw new CodedError('CE_ERR_CMD_CONFLICT', `the command names version ${expectVersion}; it is ${this.#version}`, { version: this.#version });
+    }
+    const current = new Map([...this.#rules].map(([id, r]) => [id, r.cfg]));
+    const next = applyChanges(current, this.#configured, changes);
+    const touched = [...new Set(changes.map((c) => c.rule))];
+    const overrides = this.#d.overrides.load();
+    for (const id of touched) {
+      // What differs from the configuration, so tuning a value back to it leaves no override.
+      const d = diff(this.#configured.get(id)!, next.get(id)!);
+      if (Object.keys(d).length > 0) overrides.rules[id] = d;
+      else delete overrides.rules[id];
+    }
+    const version = this.#version + 1;
+    const now = this.#d.clock.now();
+    try {
+      this.#d.overrides.save({ version, rules: overrides.rules, updated: { t: now, user: actor.user, source: actor.source } });
+    } catch (e) {
+      throw new CodedError('CE_ERR_ALARM_OVERRIDES', (e as Error).message);
+    }
+    this.#version = version;
+    const result = touched.map((id) => {
+      const r = this.#rules.get(id)!;
+      const old = tunablesOf(r.cfg);
+      retune(r, next.get(id)!);
+      return { rule: id, old, new: tunablesOf(r.cfg) };
+    });
+    // A limit moved past the value standing now counts from now, not from the next change.
+    let changed = false;
+    for (const id of touched) {
+      const r = this.#rules.get(id)!;
+      if (r.kind === 'value' && !r.silent && r.lastValue !== null) changed = this.#condition(r, r.tracker.update(r.lastValue, 'good', now), now) || changed;
+    }
+    if (changed) this.#save();
+    this.#log.info({ user: actor.user, source: actor.source, version, changes: result }, 'alarm settings tuned');
+    return { version, rules: result };
+  }
+
+  states(): AlarmView[] {
+    return [...this.#rules.values()].map((r) => ({
+      rule: r.cfg.id, state: r.state, since: r.since, active: r.tracker.active, severity: r.cfg.severity,
+      device: r.device, tag: r.tagName, value: r.lastValue, settings: tunablesOf(r.cfg),
+      ...(r.shelvedUntil !== undefined ? { shelved_until: r.shelvedUntil } : {}), chattering: r.chatter.chattering,
+    }));
+  }
+
+  #save(): void {
+    const alarms: Record<string, SavedAlarm> = {};
+    for (const r of this.#rules.values()) {
+      alarms[r.cfg.id] = { state: r.state, active: r.tracker.active, since: r.since, ...(r.shelvedUntil !== undefined ? { shelvedUntil: r.shelvedUntil } : {}) };
+    }
+    this.#d.store.save({ alarms, flood: this.#flood.flooding });
+  }
+}
+
+/** The tunable settings where `next` differs from the configuration: what the overrides file keeps. */
+function diff(configured: AlarmConfig, next: AlarmConfig): Tunables {
+  const a = tunablesOf(configured) as Record<string, unknown>, b = tunablesOf(next) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(b).filter(([k, v]) => a[k] !== v)) as Tunables;
 }

@@ -9,8 +9,8 @@
 //   rtn_unack ◄──────────┘      normal ◄───┘
 //   (rtn_unack ──active──► active)
 //
-// shelved, suppressed (by design) and out_of_service hide an alarm from any of the four; when they
-// end, it comes back as its condition says then: active (unacknowledged) or normal.
+// shelved (by an operator, until an expiry), suppressed (by design, while a condition holds) and
+// out_of_service (by an engineer) hide an alarm from any of the four; when they end, it comes back as its condition says then: active (unacknowledged) or normal.
 
 export type AlarmState = 'normal' | 'active' | 'acknowledged' | 'rtn_unack' | 'shelved' | 'suppressed' | 'out_of_service';
 
@@ -41,8 +41,9 @@ export function nextState(state: AlarmState, input: AlarmInput): AlarmState | un
     case 'shelve':
       return ANNUNCIATED.has(state) ? 'shelved' : undefined;
     case 'suppress':
-      // Suppression by design applies to an alarm in service, shelved or not.
-      return ANNUNCIATED.has(state) || state === 'shelved' ? 'suppressed' : undefined;
+      // A shelved alarm stays shelved (the operator's decision, with its expiry); the engine
+      // suppresses it when the shelf ends, if the design condition still holds.
+      return ANNUNCIATED.has(state) ? 'suppressed' : undefined;
     case 'out_of_service':
       return state === 'out_of_service' ? undefined : 'out_of_service';
     case 'unshelve':

@@ -19,6 +19,14 @@ export const ErrorCodes = {
   CE_ERR_JOURNAL_WRITE: { message: 'cannot write to the journal; data waits in memory meanwhile', hint: 'free space on the disk of buffer.path, or lower buffer.max_bytes; check the storage for errors' },
   CE_ERR_JOURNAL_FULL: { message: 'the journal reached its quota; the oldest telemetry is being dropped', hint: 'raise buffer.max_bytes (docs/durability.md sizes it) or restore the upstream link' },
   CE_ERR_ALARM_STATE: { message: 'alarm states cannot be saved or read', hint: 'check that buffer.path is writable; alarms keep working, but a restart forgets their states' },
+  CE_ERR_ALARM_OVERRIDES: { message: 'the alarm overrides file cannot be read or written', hint: 'check buffer.path; the limits of the configuration apply until it is fixed' },
+  CE_ERR_CMD_MALFORMED: { message: 'the command is not a JSON object', hint: 'send one JSON object per command (docs/commands.md)' },
+  CE_ERR_CMD_UNKNOWN: { message: 'no command of that name', hint: 'see docs/commands.md for the verbs' },
+  CE_ERR_CMD_FORBIDDEN: { message: 'this sender may not give this command', hint: 'list the verb in the upstream\'s commands, or use an engineer account' },
+  CE_ERR_CMD_INVALID: { message: 'the command was refused; nothing was changed', hint: 'see the reason; docs/commands.md lists each field' },
+  CE_ERR_CMD_NO_RULE: { message: 'no alarm rule of that id', hint: 'GET /api/alarms lists the rules' },
+  CE_ERR_CMD_CONFLICT: { message: 'the alarm settings changed since the version the command names', hint: 'read the current version and send the change again' },
+  CE_ERR_API_LISTEN: { message: 'the HTTP API cannot listen on its address', hint: 'check api.host and api.port; another program may hold the port' },
   CE_ERR_DRIVER_UNKNOWN: { message: 'no driver of that name in this build', hint: 'see docs/config.md for the drivers available' },
 } as const satisfies Record<string, { message: string; hint: string }>;
 
