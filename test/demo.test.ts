@@ -26,6 +26,22 @@ t.test('cityedge demo runs everything and shows data arriving', async (t) => {
   });
   await sub.subscribeAsync('cityedge/v1/ps-gongshu-012/telemetry/plc1');
   await waitFor(() => typeof level === 'number', { what: 'the wet-well level on the demo broker', timeoutMs: 90_000 });
+  // The printed HTTP API line works as printed: the token lets an engineer read the alarms.
+  const curl = /curl -s -H 'authorization: Bearer (\S+)' (http:\/\/127\.0\.0\.1:\d+)\/api\/alarms/.exec(demo.output());
+  t.ok(curl, 'prints how to reach the HTTP API');
+  const res = await fetch(`${curl![2]}/api/alarms`, { headers: { authorization: `Bearer ${curl![1]}` } });
+  t.equal(res.status, 200);
+  t.ok(((await res.json()) as { alarms: unknown[] }).alarms.length >= 15, 'the example\'s alarm rules');
+  t.equal((await fetch(`${curl![2]}/api/alarms`)).status, 401, 'and nothing without the token');
+  // The printed command line, sent as printed: the gateway answers on …/cmd-result.
+  const pub = /-t '(\S+\/cmd\/set-alarm)' -m '(.+)'$/m.exec(demo.output());
+  t.ok(pub, 'prints how to tune an alarm over MQTT');
+  const replies: { ok: boolean }[] = [];
+  sub.on('message', (topic, p) => { if (topic.endsWith('/cmd-result')) replies.push(JSON.parse(p.toString()) as { ok: boolean }); });
+  await sub.subscribeAsync('cityedge/v1/ps-gongshu-012/cmd-result');
+  await sub.publishAsync(pub![1]!, pub![2]!, { qos: 1 });
+  await waitFor(() => replies.length > 0, { what: 'the reply to the printed set-alarm', timeoutMs: 60_000 });
+  t.match(replies[0], { id: 'demo-1', ok: true, result: { version: 1 } });
   await waitFor(() => /\[demo\] online=true messages=[1-9]\d* wet_well_level=\d/.test(demo.output()), { what: 'the demo summary line', timeoutMs: 60_000 });
   t.equal(await demo.kill('SIGINT'), 0, 'Ctrl-C stops it cleanly');
 });

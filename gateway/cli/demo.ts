@@ -1,6 +1,7 @@
 // `cityedge demo`: everything on loopback with nothing to install beyond `npm install`: the
 // pump-station PLC simulator, an embedded MQTT broker (aedes) standing in for the city platform,
 // and the gateway polling the one and publishing to the other.
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,12 +55,16 @@ export async function main(argv: string[]): Promise<number> {
   doc.setIn(['upstreams', 0, 'url'], `mqtt://127.0.0.1:${brokerPort}`);
   doc.setIn(['upstreams', 0, 'protocol_version'], 4); // aedes speaks MQTT 3.1.1 only
   doc.setIn(['buffer', 'path'], join(dir, 'data'));
+  // An engineer's token for this run only, printed below; the config keeps its hash.
+  const token = randomBytes(24).toString('base64url');
+  doc.set('api', { host: '127.0.0.1', port: 0, users: [{ name: 'demo-engineer', role: 'engineer', token_sha256: createHash('sha256').update(token).digest('hex') }] });
   const configFile = join(dir, 'pump-station.yaml');
   writeFileSync(configFile, doc.toString());
   const config = loadConfig(configFile);
 
   const gw = startGateway(config, { logger: createLogger(process.env.CITYEDGE_LOG_LEVEL ?? 'warn') });
   const prefix = `cityedge/v1/${config.site.id}`;
+  const { apiUrl } = await gw.ready();
 
   // Our own subscriber, so the demo shows that data arrives, not only that it was sent.
   const watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`, { clientId: 'cityedge-demo-watcher' });
@@ -88,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     `  npx mqtt sub -h 127.0.0.1 -p ${brokerPort} -t '${prefix}/#' -v`,
     'check the configuration and its read plan:',
     `  npx cityedge check --config ${configFile}`,
+    'the alarms, through the HTTP API (token for this run only):',
+    `  curl -s -H 'authorization: Bearer ${token}' ${apiUrl ?? '(not listening)'}/api/alarms`,
+    'tune an alarm as the city platform would (the reply arrives on …/cmd-result):',
+    `  npx mqtt pub -h 127.0.0.1 -p ${brokerPort} -t '${prefix}/cmd/set-alarm' -m '{"id":"demo-1","user":"demo","rule":"wet_well_h","above":4.2}'`,
     '',
     'Ctrl-C stops everything.',
     '',

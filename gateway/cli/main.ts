@@ -8,6 +8,8 @@ usage:
   cityedge check --config FILE      validate a configuration and print the read plan
   cityedge demo                     simulators + broker + gateway on loopback
   cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station)
+  cityedge token --user NAME [--role engineer|viewer]
+                                    a bearer token for the HTTP API, and its config line
   cityedge --version
 `;
 
@@ -16,6 +18,7 @@ const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number
   check: () => import('./check.ts'),
   demo: () => import('./demo.ts'),
   sim: () => import('./sim.ts'),
+  token: () => import('./token.ts'),
 };
 
 const [verb, ...rest] = process.argv.slice(2);
