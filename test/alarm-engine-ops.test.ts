@@ -5,50 +5,36 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../config/loader.ts';
-import { AlarmEngine, type AlarmEvent } from '../gateway/alarms/engine.ts';
-import { MemoryAlarmStore, type AlarmStateStore } from '../gateway/alarms/state-store.ts';
-import { FileOverrideStore, MemoryOverrideStore, type OverrideStore } from '../gateway/alarms/overrides.ts';
-import { MemoryRecordLog } from '../gateway/store/files.ts';
-import { MemoryJournal } from '../gateway/journal/memory.ts';
+import type { AlarmEngine } from '../gateway/alarms/engine.ts';
+import { FileOverrideStore } from '../gateway/alarms/overrides.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
-import { silentLogger } from '../gateway/model/logger.ts';
 import type { Sample } from '../gateway/model/index.ts';
+import { alarmHarness, plcConfig, type HarnessOptions } from './helpers/alarm-harness.ts';
 
-const config = parseConfig(`
-site: { id: ps1, grid: "330105001002101" }
-devices:
-  - id: plc1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    tags:
-      - { name: level, address: "ir:0", type: uint16, scale: 0.01 }
-      - { name: flow, address: "ir:1", type: uint16 }
-      - { name: pump1_run, address: "di:0", type: bool }
-      - { name: pump1_cmd, address: "co:0", type: bool }
-      - { name: door, address: "di:1", type: bool }
-alarms:
-  - { id: level_h, tag: plc1.level, above: 4.0, deadband: 0.1, severity: major }
-  - { id: level_hh, tag: plc1.level, above: 4.5, deadband: 0.1, severity: critical }
-  - { id: level_l, tag: plc1.level, below: 1.0, severity: minor }
-  - { id: rising, tag: plc1.level, rise_per_min: 0.3, rate_window_s: 60, severity: major }
-  - { id: dry_run, when: "plc1.pump1_run and plc1.flow < 5", delay_on_s: 30, severity: major, message: 1# 泵干转 }
-  - { id: fail_start, when: "plc1.pump1_cmd and not plc1.pump1_run", delay_on_s: 20, severity: major }
-  - { id: low_flow, tag: plc1.flow, below: 5, severity: warning, suppress_when: "not plc1.pump1_run" }
-  - { id: door, tag: plc1.door, equals: true, severity: warning, shelve_max_s: 3600 }
-`, 'ops.yaml');
+const config = plcConfig({
+  site: '{ id: ps1, grid: "330105001002101" }',
+  tags: [
+    '{ name: level, address: "ir:0", type: uint16, scale: 0.01 }',
+    '{ name: flow, address: "ir:1", type: uint16 }',
+    '{ name: pump1_run, address: "di:0", type: bool }',
+    '{ name: pump1_cmd, address: "co:0", type: bool }',
+    '{ name: door, address: "di:1", type: bool }',
+  ],
+  alarms: [
+    '{ id: level_h, tag: plc1.level, above: 4.0, deadband: 0.1, severity: major }',
+    '{ id: level_hh, tag: plc1.level, above: 4.5, deadband: 0.1, severity: critical }',
+    '{ id: level_l, tag: plc1.level, below: 1.0, severity: minor }',
+    '{ id: rising, tag: plc1.level, rise_per_min: 0.3, rate_window_s: 60, severity: major }',
+    '{ id: dry_run, when: "plc1.pump1_run and plc1.flow < 5", delay_on_s: 30, severity: major, message: 1# 泵干转 }',
+    '{ id: fail_start, when: "plc1.pump1_cmd and not plc1.pump1_run", delay_on_s: 20, severity: major }',
+    '{ id: low_flow, tag: plc1.flow, below: 5, severity: warning, suppress_when: "not plc1.pump1_run" }',
+    '{ id: door, tag: plc1.door, equals: true, severity: warning, shelve_max_s: 3600 }',
+  ],
+});
 
-function setup(o: { store?: AlarmStateStore; overrides?: OverrideStore; clock?: FakeClock } = {}) {
-  const clock = o.clock ?? new FakeClock(1_000_000);
-  const journal = new MemoryJournal({ clock });
-  journal.openCursor('test');
-  const history = new MemoryRecordLog<AlarmEvent>();
-  const engine = new AlarmEngine(config, {
-    journal, clock, logger: silentLogger, store: o.store ?? new MemoryAlarmStore(), overrides: o.overrides ?? new MemoryOverrideStore(), history,
-  });
-  /** New events since the last call, of the rules named (all when none). */
-  const events = (...rules: string[]) => journal.read('test', 1000).map((r) => JSON.parse(r.body) as AlarmEvent)
-    .filter((e) => rules.length === 0 || rules.includes(e.rule));
+function setup(o: HarnessOptions = {}) {
+  const h = alarmHarness(config, o);
+  const { engine, clock } = h;
   const scan = (values: Record<string, number | boolean>) => engine.onSamples(
     Object.entries(values).map(([tag, value]): Sample => ({ tag: `plc1.${tag}`, value, quality: 'good', ts: clock.now() })));
   /** Scans every second for `s` seconds, ticking between. */
@@ -59,7 +45,7 @@ function setup(o: { store?: AlarmStateStore; overrides?: OverrideStore; clock?: 
       engine.tick();
     }
   };
-  return { engine, clock, events, scan, run, history };
+  return { ...h, scan, run };
 }
 
 const who = { user: 'engineer-li', source: 'test' };
@@ -150,23 +136,13 @@ t.test('a chattering alarm is flagged', async (t) => {
   t.equal(engine.states().find((s) => s.rule === 'door')!.chattering, false, 'the flag drops when it quiets down');
 });
 
-const floodConfig = parseConfig(`
-site: { id: ps1 }
-devices:
-  - id: plc1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    tags: [${Array.from({ length: 12 }, (_, i) => `{ name: b${i}, address: "di:${i}", type: bool }`).join(', ')}]
-alarms: [${Array.from({ length: 12 }, (_, i) => `{ id: a${i}, tag: plc1.b${i}, equals: true, severity: ${i === 11 ? 'critical' : 'minor'} }`).join(', ')}]
-`, 'flood.yaml');
+const floodConfig = plcConfig({
+  tags: Array.from({ length: 12 }, (_, i) => `{ name: b${i}, address: "di:${i}", type: bool }`),
+  alarms: Array.from({ length: 12 }, (_, i) => `{ id: a${i}, tag: plc1.b${i}, equals: true, severity: ${i === 11 ? 'critical' : 'minor'} }`),
+});
 
 t.test('a flood: one summary instead of a storm; critical alarms still one by one; every state exact', async (t) => {
-  const clock = new FakeClock(1_000_000);
-  const journal = new MemoryJournal({ clock });
-  journal.openCursor('test');
-  const history = new MemoryRecordLog<AlarmEvent>();
-  const engine = new AlarmEngine(floodConfig, { journal, clock, logger: silentLogger, store: new MemoryAlarmStore(), overrides: new MemoryOverrideStore(), history });
-  const events = () => journal.read('test', 1000).map((r) => JSON.parse(r.body) as AlarmEvent);
+  const { engine, clock, events, history } = alarmHarness(floodConfig);
   const raise = (i: number) => engine.onSamples([{ tag: `plc1.b${i}`, value: true, quality: 'good', ts: clock.now() }]);
   for (let i = 0; i < 10; i++) { raise(i); await clock.advance(10_000); }
   t.equal(events().length, 10, 'ten new alarms in 10 minutes: each announced');

@@ -5,39 +5,23 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../config/loader.ts';
-import { AlarmEngine, type AlarmEvent } from '../gateway/alarms/engine.ts';
 import { FileAlarmStore, MemoryAlarmStore, type AlarmStateStore } from '../gateway/alarms/state-store.ts';
-import { MemoryOverrideStore } from '../gateway/alarms/overrides.ts';
-import { MemoryRecordLog } from '../gateway/store/files.ts';
-import { MemoryJournal } from '../gateway/journal/memory.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
-import { silentLogger } from '../gateway/model/logger.ts';
+import { alarmHarness, plcConfig } from './helpers/alarm-harness.ts';
 
-const config = parseConfig(`
-site: { id: ps1, grid: "330105001002101" }
-devices:
-  - id: plc1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    component: "3301050101000001"
-    tags:
-      - { name: level, address: "ir:0", type: uint16, scale: 0.01 }
-      - { name: door, address: "di:0", type: bool }
-alarms:
-  - { id: hh, tag: plc1.level, above: 4.5, deadband: 0.1, delay_on_s: 5, severity: critical, event_type: "0192", message: 集水井超高液位, message_en: wet well high-high }
-  - { id: door, tag: plc1.door, equals: true, severity: warning }
-`, 'alarms.yaml');
+const config = plcConfig({
+  site: '{ id: ps1, grid: "330105001002101" }',
+  plc: '    component: "3301050101000001"\n',
+  tags: ['{ name: level, address: "ir:0", type: uint16, scale: 0.01 }', '{ name: door, address: "di:0", type: bool }'],
+  alarms: [
+    '{ id: hh, tag: plc1.level, above: 4.5, deadband: 0.1, delay_on_s: 5, severity: critical, event_type: "0192", message: 集水井超高液位, message_en: wet well high-high }',
+    '{ id: door, tag: plc1.door, equals: true, severity: warning }',
+  ],
+});
 
 const level = (v: number | null, ts: number, quality: 'good' | 'bad' = 'good') => ({ tag: 'plc1.level', value: v, quality, ts });
 
-function setup(store: AlarmStateStore = new MemoryAlarmStore(), clock = new FakeClock(1_000_000)) {
-  const journal = new MemoryJournal({ clock });
-  journal.openCursor('test');
-  const engine = new AlarmEngine(config, { journal, clock, logger: silentLogger, store, overrides: new MemoryOverrideStore(), history: new MemoryRecordLog() });
-  const events = () => journal.read('test', 100).map((r) => JSON.parse(r.body) as AlarmEvent);
-  return { engine, journal, clock, events, store };
-}
+const setup = (store: AlarmStateStore = new MemoryAlarmStore(), clock = new FakeClock(1_000_000)) => alarmHarness(config, { store, clock });
 
 t.test('high-high: delay, active, acknowledged, normal; each a coded event', async (t) => {
   const { engine, clock, events } = setup();
@@ -94,26 +78,13 @@ t.test('a restart in the middle of an active, unacknowledged alarm', async (t) =
   t.same(errors, []);
 });
 
-const commConfig = parseConfig(`
-site: { id: ps1 }
-devices:
-  - id: plc1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    tags:
-      - { name: level, address: "ir:0", type: uint16 }
-      - { name: heartbeat, address: "hr:0", type: uint16 }
-alarms:
-  - { id: comm, device: plc1, comm_loss_s: 10, severity: critical }
-  - { id: hb, tag: plc1.heartbeat, stale_s: 5, severity: major }
-`, 'comm.yaml');
+const commConfig = plcConfig({
+  tags: ['{ name: level, address: "ir:0", type: uint16 }', '{ name: heartbeat, address: "hr:0", type: uint16 }'],
+  alarms: ['{ id: comm, device: plc1, comm_loss_s: 10, severity: critical }', '{ id: hb, tag: plc1.heartbeat, stale_s: 5, severity: major }'],
+});
 
 t.test('communication loss of a device, and a heartbeat that stops', async (t) => {
-  const clock = new FakeClock(1_000_000);
-  const journal = new MemoryJournal({ clock });
-  journal.openCursor('test');
-  const engine = new AlarmEngine(commConfig, { journal, clock, logger: silentLogger, store: new MemoryAlarmStore(), overrides: new MemoryOverrideStore(), history: new MemoryRecordLog() });
-  const events = () => journal.read('test', 100).map((r) => JSON.parse(r.body) as AlarmEvent);
+  const { engine, clock, events } = alarmHarness(commConfig);
   const scan = (hb: number | null) => engine.onSamples(['level', 'heartbeat'].map((n) => (
     hb === null ? { tag: `plc1.${n}`, value: null, quality: 'bad' as const, ts: clock.now() } : { tag: `plc1.${n}`, value: n === 'heartbeat' ? hb : 1, quality: 'good' as const, ts: clock.now() })));
 

@@ -1,37 +1,19 @@
 // The command door, without a broker: every kind of bad command gets a coded reason, changes
 // nothing and is audited; good ones are applied once even when the platform sends them twice.
 import t from 'tap';
-import { parseConfig } from '../config/loader.ts';
-import { AlarmEngine, type AlarmEvent } from '../gateway/alarms/engine.ts';
-import { MemoryAlarmStore } from '../gateway/alarms/state-store.ts';
-import { MemoryOverrideStore } from '../gateway/alarms/overrides.ts';
 import { createCommandHandler, type AuditEntry } from '../gateway/commands/dispatch.ts';
 import { MemoryRecordLog } from '../gateway/store/files.ts';
-import { MemoryJournal } from '../gateway/journal/memory.ts';
-import { FakeClock } from '../gateway/model/clock.ts';
 import { silentLogger } from '../gateway/model/logger.ts';
 import { CommandVerbs } from '../gateway/model/index.ts';
+import { alarmHarness, plcConfig } from './helpers/alarm-harness.ts';
 
-const config = parseConfig(`
-site: { id: ps1 }
-devices:
-  - id: plc1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    tags:
-      - { name: level, address: "ir:0", type: uint16, scale: 0.01 }
-alarms:
-  - { id: level_h, tag: plc1.level, above: 4.0, deadband: 0.1, severity: major }
-  - { id: level_hh, tag: plc1.level, above: 4.5, deadband: 0.1, severity: critical }
-`, 'cmd.yaml');
+const config = plcConfig({
+  tags: ['{ name: level, address: "ir:0", type: uint16, scale: 0.01 }'],
+  alarms: ['{ id: level_h, tag: plc1.level, above: 4.0, deadband: 0.1, severity: major }', '{ id: level_hh, tag: plc1.level, above: 4.5, deadband: 0.1, severity: critical }'],
+});
 
 function setup() {
-  const clock = new FakeClock(1_000_000);
-  const journal = new MemoryJournal({ clock });
-  journal.openCursor('test');
-  const engine = new AlarmEngine(config, {
-    journal, clock, logger: silentLogger, store: new MemoryAlarmStore(), overrides: new MemoryOverrideStore(), history: new MemoryRecordLog<AlarmEvent>(),
-  });
+  const { engine, clock } = alarmHarness(config);
   const audit = new MemoryRecordLog<AuditEntry>();
   const cmd = createCommandHandler({ engine, audit, clock, logger: silentLogger });
   const platform = { source: 'mqtt:city', allowed: CommandVerbs };
