@@ -155,6 +155,8 @@ export const AlarmSchema = Type.Object({
   message: Type.Optional(Type.String()),
   message_en: Type.Optional(Type.String()),
   event_type: Type.Optional(Type.String({ pattern: '^\\d{4}$', description: 'city-management event type, 4 digits' })),
+  component: Type.Optional({ ...ComponentCode, description: '部件标识码 for the case; default the device\'s' }),
+  grid: Type.Optional(Type.String({ pattern: '^\\d{14,15}$', description: '万米单元网格 code for the case; default the device\'s, then the site\'s' })),
 }, { additionalProperties: false });
 
 export const ApiUserSchema = Type.Object({

@@ -210,3 +210,21 @@ t.test('a limit lowered under the standing value raises the alarm without waitin
   engine.tune([{ rule: 'level_h', set: { above: 2.8 } }], who);
   t.match(events(), [{ rule: 'level_h', state: 'active', value: 3, limit: 2.8 }]);
 });
+
+t.test('case codes: the rule\'s own, else its device\'s, else the site\'s', async (t) => {
+  const codes = plcConfig({
+    site: '{ id: ps1, grid: "330105001002101" }',
+    plc: '    grid: "330105001002999"\n    component: "3301050160000012"\n',
+    tags: ['{ name: door, address: "di:0", type: bool }', '{ name: cover, address: "di:1", type: bool }'],
+    alarms: [
+      '{ id: door, tag: plc1.door, equals: true }',
+      '{ id: cover, tag: plc1.cover, equals: true, component: "3301050204000077", grid: "330105001002555", event_type: "0105" }',
+    ],
+  });
+  const { engine, events, clock } = alarmHarness(codes);
+  engine.onSamples([{ tag: 'plc1.door', value: true, quality: 'good', ts: clock.now() }, { tag: 'plc1.cover', value: true, quality: 'good', ts: clock.now() }]);
+  t.match(events(), [
+    { rule: 'door', component: '3301050160000012', grid: '330105001002999', event_type: null },
+    { rule: 'cover', component: '3301050204000077', grid: '330105001002555', event_type: '0105' },
+  ]);
+});

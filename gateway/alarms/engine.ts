@@ -67,10 +67,14 @@ export class AlarmEngine {
     const overrides = deps.overrides.load();
     this.#version = overrides.version;
     const effective = this.#withOverrides(overrides.rules);
-    const components = new Map(config.devices.map((d) => [d.id, (d as { component?: string }).component ?? null]));
+    const codes = {
+      component: new Map(config.devices.map((d) => [d.id, d.component ?? null])),
+      grid: new Map(config.devices.map((d) => [d.id, d.grid ?? null])),
+      siteGrid: this.#grid,
+    };
     const now = deps.clock.now();
     for (const cfg of effective.values()) {
-      const rule = buildRule(cfg, saved.alarms[cfg.id], components, now);
+      const rule = buildRule(cfg, saved.alarms[cfg.id], codes, now);
       this.#rules.set(cfg.id, rule);
       const index = (map: Map<string, Rule[]>, key: string) => map.set(key, [...(map.get(key) ?? []), rule]);
       if (rule.kind === 'comm') index(this.#byDevice, rule.device);
@@ -213,7 +217,7 @@ export class AlarmEngine {
     return {
       id, rule: r.cfg.id, device: r.device, tag: r.tagName, state: r.state,
       severity: r.cfg.severity, value: r.kind === 'comm' || r.kind === 'expr' ? null : r.lastValue, limit: limitValue(r), t: now,
-      component: r.component, grid: this.#grid,
+      component: r.component, grid: r.grid,
       message: r.cfg.message ?? r.cfg.message_en ?? r.cfg.id, message_en: r.cfg.message_en ?? null,
       event_type: r.cfg.event_type ?? null,
       ...(actor ? { user: actor.user, ...(actor.comment ? { comment: actor.comment } : {}) } : {}),

@@ -31,6 +31,7 @@ export interface Rule {
   changedAt: number;
   silent: boolean;
   component: string | null;
+  grid: string | null;
   rate: RateWindow | undefined;
   when: Expr | undefined;
   /** Suppression by design, and whether its condition held at the last evaluation. */
@@ -76,7 +77,10 @@ export function limitValue(r: Rule): Value {
   return a.above ?? a.below ?? a.rise_per_min ?? a.fall_per_min ?? a.equals ?? a.comm_loss_s ?? a.stale_s ?? a.when ?? null;
 }
 
-export function buildRule(cfg: AlarmConfig, saved: SavedAlarm | undefined, components: ReadonlyMap<string, string | null>, now: number): Rule {
+/** The codes a case is opened with: the rule's own, else its device's, else (grid) the site's. */
+export interface Codes { component: ReadonlyMap<string, string | null>; grid: ReadonlyMap<string, string | null>; siteGrid: string | null }
+
+export function buildRule(cfg: AlarmConfig, saved: SavedAlarm | undefined, codes: Codes, now: number): Rule {
   const kind = kindOf(cfg);
   const when = cfg.when !== undefined ? parseExpr(cfg.when) : undefined;
   const suppressWhen = cfg.suppress_when !== undefined ? parseExpr(cfg.suppress_when) : undefined;
@@ -90,7 +94,8 @@ export function buildRule(cfg: AlarmConfig, saved: SavedAlarm | undefined, compo
     cfg, kind, device, tagName, limit,
     tracker: new ConditionTracker(limit, delaysOf(cfg, kind), saved?.active ?? false),
     state: saved?.state ?? 'normal', since: saved?.since ?? now, lastValue: null, changedAt: now, silent: false,
-    component: components.get(device) ?? null,
+    component: cfg.component ?? codes.component.get(device) ?? null,
+    grid: cfg.grid ?? codes.grid.get(device) ?? codes.siteGrid,
     rate: kind === 'rate' ? new RateWindow((cfg.rate_window_s ?? DEFAULT_RATE_WINDOW_S) * 1000) : undefined,
     when, suppressWhen, suppressing: saved?.state === 'suppressed', shelvedUntil: saved?.shelvedUntil,
     chatter: new ChatterWatch(), refs, lastEventId: '',
