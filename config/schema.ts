@@ -113,9 +113,50 @@ export const ModbusTcpDeviceSchema = Type.Object({
   tags: Type.Array(ModbusTagSchema, { minItems: 1 }),
 }, { additionalProperties: false });
 
+export const OpcuaSecurityModes = ['None', 'Sign', 'SignAndEncrypt'] as const;
+export const OpcuaSecurityPolicies = ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'] as const;
+
+export const OpcuaTagSchema = Type.Object({
+  name: Id('tag name, unique within its device'),
+  node: Type.Optional(Type.String({
+    pattern: '^(ns=\\d+;)?(i=\\d+|s=.+|g=[0-9a-fA-F-]{36}|b=[A-Za-z0-9+/=]+)$',
+    description: 'NodeId: ns=2;s=Tank1.Level, ns=2;i=1001, ns=3;g=GUID, ns=4;b=base64',
+  })),
+  path: Type.Optional(Type.String({
+    pattern: '^(/\\d+:[^/]+)+$|^/Objects(/\\d+:[^/]+)+$',
+    description: 'browse path from the root, each step ns:BrowseName: /Objects/2:Plant/2:Tank1/2:Level',
+  })),
+  unit: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+  deadband: Type.Optional(Type.Number({ minimum: 0, description: 'publish only when the value moves by more than this; also asked of the server as an absolute data-change filter' })),
+  max_interval: Type.Optional(Duration),
+  sampling_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000, description: 'sampling interval asked of the server; default the device\'s' })),
+  queue_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'changes the server keeps between two publishes; default the device\'s' })),
+  writable: Type.Optional(Type.Boolean()),
+  min: Type.Optional(Type.Number()),
+  max: Type.Optional(Type.Number()),
+}, { additionalProperties: false });
+
+export const OpcuaDeviceSchema = Type.Object({
+  ...deviceCommon,
+  driver: Type.Literal('opcua'),
+  endpoint: Type.String({ pattern: '^opc\\.tcp://[^\\s/]+(:\\d+)?(/\\S*)?$', description: 'opc.tcp://host:port[/path]' }),
+  mode: Enum(['subscribe', 'poll'] as const, { default: 'subscribe', description: 'subscribe: monitored items, published every poll_ms; poll: a Read of every tag every poll_ms (for servers that handle subscriptions badly)' }),
+  security_mode: Enum(OpcuaSecurityModes, { default: 'None' }),
+  security_policy: Type.Optional(Enum(OpcuaSecurityPolicies, { description: 'default Basic256Sha256 when security_mode is Sign or SignAndEncrypt' })),
+  username: Type.Optional(Type.String({ minLength: 1 })),
+  password: Type.Optional(Type.String()),
+  timestamps: Enum(['source', 'server'] as const, { default: 'source', description: 'which OPC UA timestamp becomes the sample time' }),
+  sampling_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000, description: 'sampling interval of monitored items; default poll_ms' })),
+  queue_size: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+  timeout_ms: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000, description: 'connect and request timeout' }),
+  tags: Type.Array(OpcuaTagSchema, { minItems: 1 }),
+}, { additionalProperties: false });
+
 /** Every driver this build knows, with the schema of its device entry. */
 export const DeviceSchemas = {
   'modbus-tcp': ModbusTcpDeviceSchema,
+  'opcua': OpcuaDeviceSchema,
 } as const satisfies Record<string, TSchema>;
 export const DriverNames = Object.keys(DeviceSchemas) as (keyof typeof DeviceSchemas)[];
 
@@ -184,6 +225,8 @@ export type SiteConfig = Static<typeof SiteSchema>;
 export type UpstreamConfig = Static<typeof UpstreamSchema>;
 export type ModbusTagConfig = Static<typeof ModbusTagSchema>;
 export type ModbusTcpDeviceConfig = Static<typeof ModbusTcpDeviceSchema>;
+export type OpcuaTagConfig = Static<typeof OpcuaTagSchema>;
+export type OpcuaDeviceConfig = Static<typeof OpcuaDeviceSchema>;
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type AlarmConfig = Static<typeof AlarmSchema>;
 export type ApiConfig = Static<typeof ApiSchema>;

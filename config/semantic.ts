@@ -3,7 +3,7 @@
 import { parseModbusAddress, registerSpan, isBitTable } from './modbus-address.ts';
 import { durationMs, byteSize } from './units.ts';
 import { checkExpr } from './expr.ts';
-import type { AlarmConfig, Config, ModbusTagConfig } from './schema.ts';
+import type { AlarmConfig, Config, ModbusTagConfig, OpcuaDeviceConfig, OpcuaTagConfig } from './schema.ts';
 import type { KeyPath, RawIssue } from './loader.ts';
 
 export function semanticIssues(c: Config): RawIssue[] {
@@ -16,13 +16,15 @@ export function semanticIssues(c: Config): RawIssue[] {
 
   const tagsByDevice = new Map<string, Set<string>>();
   c.devices.forEach((d, di) => {
+    if (d.driver === 'opcua') opcuaDeviceIssues(d, di, add);
     const names = new Set<string>();
     tagsByDevice.set(d.id, names);
     unique(d.tags.map((t) => t.name), (ti, name) =>
       add(['devices', di, 'tags', ti, 'name'], `tag "${name}" appears twice in device "${d.id}"`, 'tag names are unique within a device'));
     d.tags.forEach((t, ti) => {
       names.add(t.name);
-      for (const [key, message, hint] of tagIssues(t)) add(['devices', di, 'tags', ti, key], message, hint);
+      const issues = d.driver === 'opcua' ? opcuaTagIssues(t as OpcuaTagConfig) : tagIssues(t as ModbusTagConfig);
+      for (const [key, message, hint] of issues) add(['devices', di, 'tags', ti, key], message, hint);
     });
   });
 
@@ -74,6 +76,22 @@ function alarmIssues(a: AlarmConfig, i: number, tagsByDevice: Map<string, Set<st
 }
 
 type TagIssue = [key: string, message: string, hint?: string];
+
+function opcuaDeviceIssues(d: OpcuaDeviceConfig, di: number, add: (p: KeyPath, m: string, h?: string) => void): void {
+  if (d.security_mode === 'None' && d.security_policy !== undefined && d.security_policy !== 'None') {
+    add(['devices', di, 'security_policy'], `security_policy ${d.security_policy} needs security_mode Sign or SignAndEncrypt`);
+  }
+  if (d.security_mode !== 'None' && d.security_policy === 'None') add(['devices', di, 'security_policy'], `security_mode ${d.security_mode} needs a policy other than None`, 'Basic256Sha256 is what most servers offer');
+  if (d.password !== undefined && d.username === undefined) add(['devices', di, 'password'], 'a password without a username', 'add username');
+}
+
+function opcuaTagIssues(t: OpcuaTagConfig): TagIssue[] {
+  const out: TagIssue[] = [];
+  if ((t.node === undefined) === (t.path === undefined)) out.push(['node', t.node === undefined ? 'an OPC UA tag needs node (a NodeId) or path (a browse path)' : 'give node or path, not both', 'cityedge browse opc.tcp://host:port prints both for each variable']);
+  if (t.min !== undefined && t.max !== undefined && t.min > t.max) out.push(['min', `min ${t.min} is above max ${t.max}`]);
+  if ((t.min !== undefined || t.max !== undefined) && !t.writable) out.push([t.min !== undefined ? 'min' : 'max', 'min and max limit writes; this tag is not writable', 'add writable: true, or drop the limits']);
+  return out;
+}
 
 function tagIssues(t: ModbusTagConfig): TagIssue[] {
   const out: TagIssue[] = [];

@@ -19,10 +19,17 @@ import {
   type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger,
 } from './model/index.ts';
 import { ModbusTcpDriver } from '../drivers/modbus/driver.ts';
+import { OpcuaDriver } from '../drivers/opcua/driver.ts';
+/** For `cityedge browse`: the CLI reaches drivers only through this file. */
+export { browseOpcua } from '../drivers/opcua/browse.ts';
 import { MqttJsonUplink, type UplinkStats } from '../cloud-sync/mqtt-uplink.ts';
 import { VERSION } from './version.ts';
 
-export interface GatewayDeps { logger?: Logger; clock?: Clock; journal?: Journal }
+export interface GatewayDeps {
+  logger?: Logger; clock?: Clock; journal?: Journal;
+  /** Trust OPC UA server certificates seen for the first time (`cityedge run --trust`). */
+  trustServers?: boolean;
+}
 
 export interface GatewayStatus {
   site: string;
@@ -41,9 +48,10 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-export function createDriver(device: DeviceConfig, deps: { clock: Clock; logger: Logger }): DeviceDriver {
+export function createDriver(device: DeviceConfig, deps: { clock: Clock; logger: Logger; dataDir: string; trustServers?: boolean }): DeviceDriver {
   switch (device.driver) {
     case 'modbus-tcp': return new ModbusTcpDriver(device, deps);
+    case 'opcua': return new OpcuaDriver(device, deps);
     default: throw new CodedError('CE_ERR_DRIVER_UNKNOWN', String((device as { driver: unknown }).driver));
   }
 }
@@ -83,7 +91,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const rbe = new ReportByException(rbeSettings(config));
 
   const devices = config.devices.filter((d) => d.enabled);
-  const drivers = devices.map((d) => createDriver(d, { clock, logger }));
+  const drivers = devices.map((d) => createDriver(d, { clock, logger, dataDir: config.buffer.path, trustServers: deps.trustServers ?? false }));
   for (const d of drivers) logger.info({ device: d.deviceId, plan: d.readPlan() }, 'read plan');
 
   const { alarms, commands, history, audit } = createAlarms(config, { journal, clock, logger });

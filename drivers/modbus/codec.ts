@@ -30,7 +30,7 @@
 //   form (of the float32 form above for float32). The exact result has no digits beyond that
 //   position, so the rounding removes only binary noise (123 × 0.01 gives 1.23, not
 //   1.2300000000000002) and never real precision. -0 becomes 0.
-import { registerSpan, type TagType, type WordOrder } from '../../gateway/model/index.ts';
+import { registerSpan, shortestFloat32, type TagType, type WordOrder } from '../../gateway/model/index.ts';
 
 export interface ValueFormat { type: TagType; order?: WordOrder; scale?: number; offset?: number; bit?: number; length?: number }
 
@@ -295,17 +295,6 @@ function roundTo(v: number, digits: number): number {
   // toFixed rounds the exact binary value (ECMA-262 Number.prototype.toFixed), so no double rounding.
   const r = digits > 100 ? v : Number(v.toFixed(digits));
   return r === 0 ? 0 : r;
-}
-
-/** The shortest decimal (≤ 9 significant digits, FLT_DECIMAL_DIG) that converts back to f's float32. */
-function shortestFloat32(f: number): number {
-  if (!Number.isFinite(f)) return f;
-  if (f === 0) return 0;
-  for (let p = 1; p < 9; p++) {
-    const d = Number(f.toPrecision(p));
-    if (Math.fround(d) === f) return d;
-  }
-  return Number(f.toPrecision(9));
 }
 
 // ---- format checks ------------------------------------------------------------------------------

@@ -32,10 +32,13 @@ export async function main(argv: string[]): Promise<number> {
       `${b.max_bytes !== undefined ? `, quota ${b.max_bytes}` : ', no quota'}${b.max_age !== undefined ? `, max age ${b.max_age}` : ''}`);
   out.push('');
   for (const d of config.devices) {
-    const driver = createDriver(d, { clock: systemClock, logger: silentLogger });
-    const where = 'host' in d ? `${d.host}:${d.port} unit ${d.unit}` : '';
-    out.push(`device ${d.id} (${d.driver} ${where}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ` +
-      `${d.tags.length} tags in ${driver.requestsPerScan} request(s) per scan (one per tag would be ${d.tags.length})`);
+    const driver = createDriver(d, { clock: systemClock, logger: silentLogger, dataDir: config.buffer.path });
+    if (d.driver === 'opcua') {
+      out.push(`device ${d.id} (opcua, ${d.mode}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ${d.tags.length} tags`);
+    } else {
+      out.push(`device ${d.id} (${d.driver} ${d.host}:${d.port} unit ${d.unit}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ` +
+        `${d.tags.length} tags in ${driver.requestsPerScan} request(s) per scan (one per tag would be ${d.tags.length})`);
+    }
     for (const line of driver.readPlan()) out.push(`  ${line}`);
     await driver.close();
   }

@@ -4,8 +4,11 @@ import { VERSION } from '../version.ts';
 const USAGE = `cityedge ${VERSION}: edge gateway for city infrastructure
 
 usage:
-  cityedge run --config FILE        run the gateway
+  cityedge run --config FILE [--trust]
+                                    run the gateway (--trust: trust OPC UA servers met for the first time)
   cityedge check --config FILE      validate a configuration and print the read plan
+  cityedge browse opc.tcp://HOST:PORT [--select REGEX] [--paths] [--user U --password P]
+                                    an OPC UA server's variables, and config lines for them
   cityedge demo                     simulators + broker + gateway on loopback
   cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station)
   cityedge token --user NAME [--role engineer|viewer]
@@ -16,6 +19,7 @@ usage:
 const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   run: () => import('./run.ts'),
   check: () => import('./check.ts'),
+  browse: () => import('./browse.ts'),
   demo: () => import('./demo.ts'),
   sim: () => import('./sim.ts'),
   token: () => import('./token.ts'),

@@ -22,9 +22,9 @@ function releaseStartupMemory(): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { config: { type: 'string', short: 'c' } });
+  const { values } = parse(argv, { config: { type: 'string', short: 'c' }, trust: { type: 'boolean' } });
   if (!values.config) {
-    process.stderr.write('usage: cityedge run --config FILE\n');
+    process.stderr.write('usage: cityedge run --config FILE [--trust]\n');
     return 2;
   }
   let config;
@@ -36,7 +36,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger();
-  const gw = startGateway(config, { logger });
+  // --trust: OPC UA server certificates seen for the first time are trusted and kept (docs/drivers/opcua.md).
+  const gw = startGateway(config, { logger, trustServers: values.trust === true });
   releaseStartupMemory();
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

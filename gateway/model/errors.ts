@@ -27,6 +27,12 @@ export const ErrorCodes = {
   CE_ERR_CMD_NO_RULE: { message: 'no alarm rule of that id', hint: 'GET /api/alarms lists the rules' },
   CE_ERR_CMD_CONFLICT: { message: 'the alarm settings changed since the version the command names', hint: 'read the current version and send the change again' },
   CE_ERR_API_LISTEN: { message: 'the HTTP API cannot listen on its address', hint: 'check api.host and api.port; another program may hold the port' },
+  CE_ERR_OPCUA_CONNECT: { message: 'cannot connect to the OPC UA server', hint: 'check the endpoint URL, that the server runs, and the firewall; the gateway retries with backoff' },
+  CE_ERR_OPCUA_SECURITY: { message: 'the OPC UA server and the gateway do not trust each other', hint: 'trust the server certificate (docs/drivers/opcua.md), check username and password, and that the server trusts the gateway certificate' },
+  CE_ERR_OPCUA_NODE: { message: 'the OPC UA server has no such node; the tag is bad, the others read on', hint: 'check node or path with cityedge browse opc.tcp://host:port' },
+  CE_ERR_WRITE_FORBIDDEN: { message: 'this tag may not be written', hint: 'only tags marked writable: true in the configuration can be written' },
+  CE_ERR_WRITE_RANGE: { message: 'the value is outside what the tag accepts', hint: 'see the tag\'s min, max and data type' },
+  CE_ERR_WRITE_REFUSED: { message: 'the device refused the write', hint: 'see the device\'s answer; the tag may be read-only on the device or locked in local mode' },
   CE_ERR_DRIVER_UNKNOWN: { message: 'no driver of that name in this build', hint: 'see docs/config.md for the drivers available' },
 } as const satisfies Record<string, { message: string; hint: string }>;
 

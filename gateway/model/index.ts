@@ -13,3 +13,4 @@ export { durationMs, byteSize } from '../../config/units.ts';
 export * from './rate.ts';
 export * from './command.ts';
 export { parseExpr, exprRefs, evaluateCondition, checkExpr, type Expr } from '../../config/expr.ts';
+export { shortestFloat32 } from './float32.ts';
