@@ -19,6 +19,7 @@ export interface BrowsedVariable { path: string; nodeId: string; dataType: strin
 
 const BUILT_IN = ['Null', 'Boolean', 'SByte', 'Byte', 'Int16', 'UInt16', 'Int32', 'UInt32', 'Int64', 'UInt64', 'Float', 'Double', 'String', 'DateTime', 'Guid', 'ByteString', 'XmlElement', 'NodeId', 'ExpandedNodeId', 'StatusCode', 'QualifiedName', 'LocalizedText', 'ExtensionObject', 'DataValue', 'Variant', 'DiagnosticInfo'];
 const MAX_NODES = 20_000;
+const HAS_PROPERTY = 'ns=0;i=46';
 
 export async function browseOpcua(o: BrowseOptions): Promise<{ tree: string[]; variables: BrowsedVariable[]; config: string[] }> {
   const link = await OpcuaLink.open(o, () => {});
@@ -45,6 +46,8 @@ export async function browseOpcua(o: BrowseOptions): Promise<{ tree: string[]; v
         // The standard nodes of namespace 0 under Objects (Server diagnostics, Locations, Aliases)
         // are hundreds of nodes no one polls: a plant's own variables live in other namespaces.
         if (depth === 0 && !o.root && r.nodeId.namespace === 0) continue;
+        // Properties (EURange, EngineeringUnits of an analog item) describe a variable; no one polls them.
+        if (r.referenceTypeId.toString() === HAS_PROPERTY) continue;
         visited++;
         const step = `${r.browseName.namespaceIndex}:${r.browseName.name}`;
         const childPath = `${path}/${step}`;
