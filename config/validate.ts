@@ -37,8 +37,14 @@ function pathOf(instancePath: string): KeyPath {
   });
 }
 
+/** Keys whose values are secrets, or may be one pasted in the wrong place: never echoed back. */
+const SECRET = /password|token|secret|key$/i;
+
 function describe(e: ErrorObject): RawIssue {
   const path = pathOf(e.instancePath);
+  if (SECRET.test(String(path.at(-1) ?? '')) && typeof e.data === 'string') {
+    return { path, message: 'the value has the wrong form (not shown: it may be a secret)', ...(((e.parentSchema ?? {}) as { description?: string }).description ? { hint: (e.parentSchema as { description: string }).description } : {}) };
+  }
   const parent = (e.parentSchema ?? {}) as { description?: string; properties?: Record<string, unknown>; enum?: unknown[] };
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {

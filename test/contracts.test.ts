@@ -31,6 +31,13 @@ t.test('cityedge check prints the read plan of the example pump station', async 
   t.match(r.stdout, /total: 5 requests per scan/);
 });
 
+t.test('cityedge check prints the plan of the example sewage plant (OPC UA)', async (t) => {
+  const r = await cli('check', '--config', 'config/examples/sewage-plant.yaml');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /device wwtp \(opcua, subscribe\), every 1000 ms: 22 tags/);
+  t.match(r.stdout, /opc\.tcp:\/\/127\.0\.0\.1:4840 \(no security\): 1 subscription publishing every 1000 ms, 22 monitored item\(s\)/);
+});
+
 t.test('cityedge check refuses a bad file with file, line and key, exit 1', async (t) => {
   const r = await cli('check', '--config', 'test/fixtures/bad-config/03-address-out-of-range.yaml');
   t.equal(r.code, 1);

@@ -11,7 +11,7 @@ t.test('cityedge demo runs everything and shows data arriving', async (t) => {
   const brokerPort = await freePort();
   const plcPort = await freePort();
   const demo = await spawnProcess(process.execPath,
-    [join(import.meta.dirname, '..', 'bin', 'cityedge.mjs'), 'demo', '--broker-port', String(brokerPort), '--plc-port', String(plcPort)],
+    [join(import.meta.dirname, '..', 'bin', 'cityedge.mjs'), 'demo', '--broker-port', String(brokerPort), '--plc-port', String(plcPort), '--opcua-port', String(await freePort())],
     { t, readyLine: /Ctrl-C stops everything/, readyTimeoutMs: 90_000, name: 'demo' });
   t.match(demo.output(), `modbus-tcp://127.0.0.1:${plcPort}`);
   t.match(demo.output(), `npx mqtt sub -h 127.0.0.1 -p ${brokerPort} -t 'cityedge/v1/ps-gongshu-012/#' -v`, 'prints how to watch');
@@ -22,10 +22,17 @@ t.test('cityedge demo runs everything and shows data arriving', async (t) => {
   let level: unknown;
   sub.on('message', (_topic, p) => {
     const m = JSON.parse(p.toString()) as { points?: { tag: string; v: unknown }[] };
-    level = m.points?.find((x) => x.tag === 'wet_well_level')?.v ?? level;
+    if (_topic.endsWith('/plc1')) level = m.points?.find((x) => x.tag === 'wet_well_level')?.v ?? level;
   });
-  await sub.subscribeAsync('cityedge/v1/ps-gongshu-012/telemetry/plc1');
+  let dissolvedOxygen: unknown;
+  sub.on('message', (topic, p) => {
+    if (!topic.endsWith('/telemetry/wwtp')) return;
+    const m = JSON.parse(p.toString()) as { points: { tag: string; v: unknown; q: string }[] };
+    dissolvedOxygen = m.points.find((x) => x.tag === 'do1' && x.q === 'good')?.v ?? dissolvedOxygen;
+  });
+  await sub.subscribeAsync(['cityedge/v1/ps-gongshu-012/telemetry/plc1', 'cityedge/v1/ps-gongshu-012/telemetry/wwtp']);
   await waitFor(() => typeof level === 'number', { what: 'the wet-well level on the demo broker', timeoutMs: 90_000 });
+  await waitFor(() => typeof dissolvedOxygen === 'number', { what: 'the sewage plant\'s dissolved oxygen, over OPC UA', timeoutMs: 90_000 });
   // The printed HTTP API line works as printed: the token lets an engineer read the alarms.
   const curl = /curl -s -H 'authorization: Bearer (\S+)' (http:\/\/127\.0\.0\.1:\d+)\/api\/alarms/.exec(demo.output());
   t.ok(curl, 'prints how to reach the HTTP API');

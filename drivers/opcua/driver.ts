@@ -92,7 +92,7 @@ export class OpcuaDriver implements DeviceDriver {
 
   async #connect(): Promise<void> {
     this.#lost = undefined;
-    const link = await OpcuaLink.open(this.#link, (why) => { this.#lost = why; });
+    const link = await OpcuaLink.open(this.#link, (why) => { this.#lost = why; }, this.#log);
     try {
       await this.#resolvePaths(link);
       let mon: MonitorResult | undefined;

@@ -12,11 +12,13 @@ import mqtt from 'mqtt';
 import { parseDocument } from 'yaml';
 import { loadConfig } from '../../config/loader.ts';
 import { startPumpStation } from '../../simulators/pump-station/index.ts';
+import { startOpcuaPlant } from '../../simulators/opcua/index.ts';
 import { startGateway } from '../main.ts';
 import { createLogger } from '../log.ts';
 import { parse } from './args.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../config/examples/pump-station.yaml', import.meta.url));
+const PLANT_EXAMPLE = fileURLToPath(new URL('../../config/examples/sewage-plant.yaml', import.meta.url));
 
 /** Listens on the preferred port when it is free, else on any free one. */
 async function listen(server: Server, preferred: number): Promise<number> {
@@ -34,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     'broker-port': { type: 'string' },
     'plc-port': { type: 'string' },
+    'opcua-port': { type: 'string' },
     'duration': { type: 'string' },
   });
 
@@ -47,14 +50,24 @@ export async function main(argv: string[]): Promise<number> {
   // Ten simulated seconds per second, so pumps start and stop while someone watches.
   const plc = await startPumpStation({ host: '127.0.0.1', port: wantPlc, timeScale: 10 });
 
-  // The demo runs the example configuration itself, pointed at the ports it got.
   const dir = mkdtempSync(join(tmpdir(), 'cityedge-demo-'));
+  const probe2 = createServer();
+  const wantOpcua = await listen(probe2, Number(values['opcua-port'] ?? 4840));
+  await new Promise<void>((r) => probe2.close(() => r()));
+  const plant = await startOpcuaPlant({ port: wantOpcua, timeScale: 10, pkiDir: join(dir, 'opcua-server-pki') });
+
+  // The demo runs the example configurations themselves, pointed at the ports it got: the pump
+  // station's whole file, and the sewage plant's OPC UA device with its alarms added to it.
   const doc = parseDocument(readFileSync(EXAMPLE, 'utf8'));
   doc.setIn(['devices', 0, 'port'], plc.port);
   doc.setIn(['devices', 0, 'host'], '127.0.0.1');
   doc.setIn(['upstreams', 0, 'url'], `mqtt://127.0.0.1:${brokerPort}`);
   doc.setIn(['upstreams', 0, 'protocol_version'], 4); // aedes speaks MQTT 3.1.1 only
   doc.setIn(['buffer', 'path'], join(dir, 'data'));
+  const plantDoc = parseDocument(readFileSync(PLANT_EXAMPLE, 'utf8'));
+  plantDoc.setIn(['devices', 0, 'endpoint'], plant.endpointUrl);
+  doc.addIn(['devices'], plantDoc.getIn(['devices', 0]));
+  for (const alarm of (plantDoc.get('alarms') as { items: unknown[] }).items) doc.addIn(['alarms'], alarm);
   // An engineer's token for this run only, printed below; the config keeps its hash.
   const token = randomBytes(24).toString('base64url');
   doc.set('api', { host: '127.0.0.1', port: 0, users: [{ name: 'demo-engineer', role: 'engineer', token_sha256: createHash('sha256').update(token).digest('hex') }] });
@@ -70,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   const watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`, { clientId: 'cityedge-demo-watcher' });
   let messages = 0;
   let lastLevel: unknown;
+  let lastDo: unknown;
   let online: unknown;
   watcher.on('message', (topic, payload) => {
     messages++;
@@ -77,7 +91,9 @@ export async function main(argv: string[]): Promise<number> {
       const msg = JSON.parse(payload.toString()) as { online?: boolean; points?: { tag: string; v: unknown }[] };
       if (topic.endsWith('/status')) online = msg.online;
       const level = msg.points?.find((p) => p.tag === 'wet_well_level');
-      if (level) lastLevel = level.v;
+      if (level && topic.endsWith('/plc1')) lastLevel = level.v;
+      const dissolved = msg.points?.find((p) => p.tag === 'do1');
+      if (dissolved) lastDo = dissolved.v;
     } catch { /* not ours to judge here */ }
   });
   await watcher.subscribeAsync(`${prefix}/#`);
@@ -85,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write([
     'cityedge demo is running on loopback:',
     `  pump-station PLC simulator   modbus-tcp://127.0.0.1:${plc.port} unit 1`,
+    `  sewage plant (OPC UA)        ${plant.endpointUrl}   (cityedge browse ${plant.endpointUrl})`,
     `  platform broker (aedes)      mqtt://127.0.0.1:${brokerPort}`,
     `  gateway config               ${configFile}`,
     '  console                      (the web console arrives with a later release)',
@@ -105,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
   const summary = setInterval(() => {
     const st = gw.status();
     const dev = st.devices.plc1;
-    process.stdout.write(`[demo] online=${String(online)} messages=${messages} wet_well_level=${String(lastLevel)} m ` +
+    process.stdout.write(`[demo] online=${String(online)} messages=${messages} wet_well_level=${String(lastLevel)} m plant_do=${String(lastDo)} mg/L ` +
       `scans=${dev?.scans ?? 0} requests/scan=${dev?.requestsPerScan ?? 0} backlog=${st.upstreams.city?.backlog ?? 0}\n`);
   }, 5000);
 
@@ -118,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
   await gw.stop();
   await watcher.endAsync();
   await plc.close();
+  await plant.close();
   await new Promise<void>((r) => broker.close(() => r()));
   brokerServer.close();
   rmSync(dir, { recursive: true, force: true });
