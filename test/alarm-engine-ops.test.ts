@@ -198,6 +198,7 @@ t.test('tuning: validated, all or nothing, versioned, and kept across a restart'
   const b = setup({ overrides: new FileOverrideStore(dir, (e) => t.fail(e.message)), clock });
   t.equal(b.engine.version, 1);
   t.match(b.engine.states().find((s) => s.rule === 'level_hh')!.settings, { above: 4.9, deadband: 0.2 });
+  t.match(b.engine.states().find((s) => s.rule === 'level_h')!.settings, { above: 4.6, delay_on_s: 10 }, 'H above the configured HH: it fits only with the tuned HH, and both are back');
   // Tuned back to the configuration: the override goes.
   t.throws(() => b.engine.tune([{ rule: 'level_hh', set: { above: 4.5 } }], who, 1), { code: 'CE_ERR_CMD_INVALID' }, 'HH under the tuned H');
   b.engine.tune([{ rule: 'level_hh', set: { above: 4.5, deadband: 0.1 } }, { rule: 'level_h', set: { above: 4 } }], who, 1);

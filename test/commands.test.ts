@@ -76,9 +76,13 @@ t.test('a good change: applied, replied, audited with old and new; a repeat is a
   t.match(audit.recent(1)[0], { verb: 'unshelve-alarm', rule: 'level_h', new: 'normal', user: 'li' });
 });
 
-t.test('a user the transport authenticated overrides the payload', async (t) => {
-  const { send, audit } = setup();
+t.test('a user the transport authenticated overrides the payload; ids are each sender\'s own', async (t) => {
+  const { send, audit, engine } = setup();
   const r = send('ack-alarm', { id: 'h1', user: 'someone-else', rule: 'level_h' }, { source: 'http', allowed: CommandVerbs, user: 'wang' });
   t.equal(r.ok, true);
   t.match(audit.recent(1)[0], { user: 'wang', source: 'http' });
+  send('set-alarm', { id: '1', rule: 'level_hh', above: 4.7 }, { source: 'http', allowed: CommandVerbs, user: 'wang' });
+  const other = send('set-alarm', { id: '1', rule: 'level_hh', above: 4.9 }, { source: 'http', allowed: CommandVerbs, user: 'li' });
+  t.match(other, { ok: true, result: { version: 2 } }, 'li\'s "1" is not wang\'s "1"');
+  t.equal(engine.states().find((s) => s.rule === 'level_hh')!.settings.above, 4.9);
 });

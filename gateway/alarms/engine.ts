@@ -85,14 +85,23 @@ export class AlarmEngine {
     if (restored > 0) this.#log.info({ restored }, 'alarm states restored from the last run');
   }
 
-  /** Overrides that still fit the configuration; one that no longer does is logged and left out. */
+  /**
+   * Overrides that still fit the configuration. Applied together first (H and HH raised past each
+   * other fit only together); if the configuration changed under them, one by one, and one that no
+   * longer fits is logged and left out.
+   */
   #withOverrides(rules: Record<string, Tunables>): Map<string, AlarmConfig> {
+    const all = Object.entries(rules).map(([rule, set]) => ({ rule, set: set as Record<string, unknown> }));
+    if (all.length === 0) return new Map(this.#configured);
+    try {
+      return applyChanges(this.#configured, this.#configured, all);
+    } catch { /* judged one by one below */ }
     let out = new Map(this.#configured);
-    for (const [rule, set] of Object.entries(rules)) {
+    for (const change of all) {
       try {
-        out = applyChanges(out, this.#configured, [{ rule, set }]);
+        out = applyChanges(out, this.#configured, [change]);
       } catch (e) {
-        this.#log.warn({ code: 'CE_ERR_ALARM_OVERRIDES', rule, err: (e as Error).message }, 'a tuned setting no longer fits the configuration; the configured one applies');
+        this.#log.warn({ code: 'CE_ERR_ALARM_OVERRIDES', rule: change.rule, err: (e as Error).message }, 'a tuned setting no longer fits the configuration; the configured one applies');
       }
     }
     return out;

@@ -34,7 +34,7 @@ export function createCommandHandler(deps: { engine: AlarmEngine; audit: RecordL
       if (body.id !== undefined) {
         if (typeof body.id !== 'string' || body.id.length === 0 || body.id.length > 128) throw new CodedError('CE_ERR_CMD_MALFORMED', 'id must be a string of 1 to 128 characters');
         id = body.id;
-        const again = seen.get(`${from.source}|${id}`);
+        const again = seen.get(keyOf(from, id));
         if (again) { stats.duplicates++; log.info({ verb, id, source: from.source }, 'a repeated command: answered again, not run again'); return again; }
       }
       user ??= userOf(body);
@@ -45,20 +45,23 @@ export function createCommandHandler(deps: { engine: AlarmEngine; audit: RecordL
       const { result, audit } = VERBS[verb as keyof typeof VERBS](body, { engine: deps.engine, actor: { user, source: from.source, ...(comment ? { comment } : {}) } });
       stats.accepted++;
       deps.audit.append({ t, user, source: from.source, verb, id, ok: true, ...audit, ...(comment ? { comment } : {}) });
-      return remember(from.source, { id, verb, ok: true, t, result });
+      return remember(from, { id, verb, ok: true, t, result });
     } catch (e) {
       const err = e instanceof CodedError ? e : new CodedError('CE_ERR_CMD_INVALID', (e as Error).message);
       stats.refused++;
       const error = { code: err.code, message: err.message };
       log.warn({ code: err.code, verb, id, source: from.source, user }, `command refused: ${err.message}`);
       deps.audit.append({ t, user, source: from.source, verb, id, ok: false, ...(typeof body.rule === 'string' ? { rule: body.rule } : {}), error });
-      return remember(from.source, { id, verb, ok: false, t, error });
+      return remember(from, { id, verb, ok: false, t, error });
     }
   };
 
-  function remember(source: string, reply: CommandReply): CommandReply {
+  // Ids are the sender's own: two engineers on the API may both send "1".
+  const keyOf = (from: CommandSource, id: string) => `${from.source}|${from.user ?? ''}|${id}`;
+
+  function remember(from: CommandSource, reply: CommandReply): CommandReply {
     if (reply.id === null) return reply;
-    seen.set(`${source}|${reply.id}`, reply);
+    seen.set(keyOf(from, reply.id), reply);
     if (seen.size > REMEMBERED) seen.delete(seen.keys().next().value!);
     return reply;
   }
