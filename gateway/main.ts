@@ -9,7 +9,6 @@ import { AlarmEngine, type AlarmEvent } from './alarms/engine.ts';
 import { FileAlarmStore, MemoryAlarmStore } from './alarms/state-store.ts';
 import { FileOverrideStore, MemoryOverrideStore } from './alarms/overrides.ts';
 import { createCommandHandler, type AuditEntry, type CommandStats } from './commands/dispatch.ts';
-import { buildApi, serveApi } from './console/api.ts';
 import { FileRecordLog, MemoryRecordLog, type RecordLog } from './store/files.ts';
 import { join } from 'node:path';
 import { Scheduler, type DeviceScanStats } from './scheduler.ts';
@@ -133,9 +132,12 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     alarms: alarms.states(),
     commands: commands.stats(),
   });
-  const api = config.api
-    ? serveApi(buildApi({ config: config.api, engine: alarms, history, audit, commands: commands.handle, status, clock, logger: logger.child({ part: 'api' }) }),
-      { config: config.api, clock, logger }, abort.signal)
+  // The HTTP framework is loaded only for a box that serves the API: memory is the scarce thing here.
+  const apiConfig = config.api;
+  const api = apiConfig
+    ? import('./console/api.ts').then(({ buildApi, serveApi }) => serveApi(
+      buildApi({ config: apiConfig, engine: alarms, history, audit, commands: commands.handle, status, clock, logger: logger.child({ part: 'api' }) }),
+      { config: apiConfig, clock, logger }, abort.signal))
     : Promise.resolve(undefined);
   logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
 
