@@ -113,6 +113,37 @@ export const ModbusTcpDeviceSchema = Type.Object({
   tags: Type.Array(ModbusTagSchema, { minItems: 1 }),
 }, { additionalProperties: false });
 
+/**
+ * Modbus RTU: on a serial line (RS-485 through a USB adapter or the box's own port), or RTU frames
+ * over TCP (the serial-to-Ethernet converter in a streetlight cabinet). Devices naming the same
+ * serial path or TCP address share one bus: one request at a time, in one queue.
+ */
+export const SerialSchema = Type.Object({
+  path: Type.String({ minLength: 1, description: 'serial device, e.g. /dev/ttyS1 or /dev/ttyUSB0' }),
+  baud: Type.Integer({ minimum: 300, maximum: 921_600, default: 9600 }),
+  parity: Enum(['none', 'even', 'odd'] as const, { default: 'none' }),
+  data_bits: Enum([7, 8] as const, { default: 8 }),
+  stop_bits: Enum([1, 2] as const, { default: 1 }),
+}, { additionalProperties: false });
+
+export const RtuTcpSchema = Type.Object({
+  host: Type.String({ minLength: 1 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535, description: 'the converter\'s TCP port (often 502, 4001 or 8899)' }),
+}, { additionalProperties: false });
+
+export const ModbusRtuDeviceSchema = Type.Object({
+  ...deviceCommon,
+  driver: Type.Literal('modbus-rtu'),
+  serial: Type.Optional(SerialSchema),
+  tcp: Type.Optional(RtuTcpSchema),
+  unit: Type.Integer({ minimum: 1, maximum: 247, description: 'Modbus unit id on the bus (1–247)' }),
+  timeout_ms: Type.Integer({ minimum: 50, maximum: 60_000, default: 500 }),
+  max_gap: Type.Integer({ minimum: 0, maximum: 124, default: 0, description: 'unused registers a request may bridge to save a request' }),
+  max_registers: Type.Integer({ minimum: 1, maximum: 125, default: 125 }),
+  max_bits: Type.Integer({ minimum: 1, maximum: 2000, default: 2000 }),
+  tags: Type.Array(ModbusTagSchema, { minItems: 1 }),
+}, { additionalProperties: false });
+
 export const OpcuaSecurityModes = ['None', 'Sign', 'SignAndEncrypt'] as const;
 export const OpcuaSecurityPolicies = ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'] as const;
 
@@ -156,6 +187,7 @@ export const OpcuaDeviceSchema = Type.Object({
 /** Every driver this build knows, with the schema of its device entry. */
 export const DeviceSchemas = {
   'modbus-tcp': ModbusTcpDeviceSchema,
+  'modbus-rtu': ModbusRtuDeviceSchema,
   'opcua': OpcuaDeviceSchema,
 } as const satisfies Record<string, TSchema>;
 export const DriverNames = Object.keys(DeviceSchemas) as (keyof typeof DeviceSchemas)[];
@@ -225,6 +257,7 @@ export type SiteConfig = Static<typeof SiteSchema>;
 export type UpstreamConfig = Static<typeof UpstreamSchema>;
 export type ModbusTagConfig = Static<typeof ModbusTagSchema>;
 export type ModbusTcpDeviceConfig = Static<typeof ModbusTcpDeviceSchema>;
+export type ModbusRtuDeviceConfig = Static<typeof ModbusRtuDeviceSchema>;
 export type OpcuaTagConfig = Static<typeof OpcuaTagSchema>;
 export type OpcuaDeviceConfig = Static<typeof OpcuaDeviceSchema>;
 export type DeviceConfig = Static<typeof DeviceSchema>;

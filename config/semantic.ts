@@ -14,6 +14,8 @@ export function semanticIssues(c: Config): RawIssue[] {
   unique(c.upstreams.map((u) => u.id), (i, id) => add(['upstreams', i, 'id'], `upstream "${id}" is defined twice`, 'give each upstream its own id'));
   unique(c.devices.map((d) => d.id), (i, id) => add(['devices', i, 'id'], `device "${id}" is defined twice`, 'give each device its own id'));
 
+  rtuLineIssues(c, add);
+
   const tagsByDevice = new Map<string, Set<string>>();
   c.devices.forEach((d, di) => {
     if (d.driver === 'opcua') opcuaDeviceIssues(d, di, add);
@@ -76,6 +78,26 @@ function alarmIssues(a: AlarmConfig, i: number, tagsByDevice: Map<string, Set<st
 }
 
 type TagIssue = [key: string, message: string, hint?: string];
+
+/** RTU devices on one line: exactly one line each, one unit id each, and the same line settings. */
+function rtuLineIssues(c: Config, add: (p: KeyPath, m: string, h?: string) => void): void {
+  const seen = new Map<string, { di: number; units: Map<number, string>; settings: string }>();
+  c.devices.forEach((d, di) => {
+    if (d.driver !== 'modbus-rtu') return;
+    if ((d.serial === undefined) === (d.tcp === undefined)) {
+      add(['devices', di], d.serial ? 'give serial or tcp, not both' : 'a modbus-rtu device needs serial (a port) or tcp (a serial-to-Ethernet converter)');
+      return;
+    }
+    const key = d.serial ? `serial ${d.serial.path}` : `tcp ${d.tcp!.host}:${d.tcp!.port}`;
+    const settings = d.serial ? `${d.serial.baud} ${d.serial.parity} ${d.serial.data_bits}${d.serial.stop_bits}` : '';
+    const line = seen.get(key) ?? { di, units: new Map<number, string>(), settings };
+    seen.set(key, line);
+    const other = line.units.get(d.unit);
+    if (other) add(['devices', di, 'unit'], `unit ${d.unit} on ${key} is also device "${other}"`, 'each device on one line needs its own unit id');
+    line.units.set(d.unit, d.id);
+    if (line.settings !== settings) add(['devices', di, 'serial'], `${key} is ${line.settings} for device ${c.devices[line.di]!.id}, ${settings} here`, 'devices on one line share its baud rate, parity, data and stop bits');
+  });
+}
 
 function opcuaDeviceIssues(d: OpcuaDeviceConfig, di: number, add: (p: KeyPath, m: string, h?: string) => void): void {
   if (d.security_mode === 'None' && d.security_policy !== undefined && d.security_policy !== 'None') {

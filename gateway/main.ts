@@ -17,7 +17,7 @@ import {
   CodedError, byteSize, durationMs, silentLogger, systemClock, tagPath,
   type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger,
 } from './model/index.ts';
-import { ModbusTcpDriver } from '../drivers/modbus/driver.ts';
+import { ModbusDriver } from '../drivers/modbus/driver.ts';
 import { OpcuaDriver } from '../drivers/opcua/driver.ts';
 /** For `cityedge browse`: the CLI reaches drivers only through this file. */
 export { browseOpcua } from '../drivers/opcua/browse.ts';
@@ -49,7 +49,8 @@ export interface Gateway {
 
 export function createDriver(device: DeviceConfig, deps: { clock: Clock; logger: Logger; dataDir: string; trustServers?: boolean }): DeviceDriver {
   switch (device.driver) {
-    case 'modbus-tcp': return new ModbusTcpDriver(device, deps);
+    case 'modbus-tcp':
+    case 'modbus-rtu': return new ModbusDriver(device, deps);
     case 'opcua': return new OpcuaDriver(device, deps);
     default: throw new CodedError('CE_ERR_DRIVER_UNKNOWN', String((device as { driver: unknown }).driver));
   }

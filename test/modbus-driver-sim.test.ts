@@ -107,3 +107,20 @@ t.test('a bridged gap the device does not have stops being bridged', async (t) =
   t.equal(driver.requestsPerScan, 2, 'and the plan says so');
   t.ok(second.samples.every((s) => s.quality === 'good'));
 });
+
+t.test('writes: a tag marked writable, within its limits, encoded as it is read, then read back', async (t) => {
+  const sim = await startPumpStation({ port: 0, tickMs: 50 });
+  t.teardown(() => sim.close());
+  const driver = new ModbusTcpDriver({ ...plc1, port: sim.port });
+  t.teardown(() => driver.close());
+  t.notOk((await driver.scan(new AbortController().signal)).error);
+  t.equal(await driver.write('lead_start_level', 2.8), 2.8, 'uint16 × 0.01: 2.8 m written as 280, read back as 2.8');
+  const held = PUMP_STATION_MAP.find((s) => s.name === 'lead_start_level')!;
+  t.ok(Math.abs((readSignal(sim.bank, held) as number) - 2.8) < 1e-9, 'and the PLC holds it');
+  t.equal(await driver.write('lead_pump', 2), 2);
+  await t.rejects(driver.write('lead_start_level', 7), { code: 'CE_ERR_WRITE_RANGE', message: /outside 0\.5…6/ });
+  await t.rejects(driver.write('wet_well_level', 1), { code: 'CE_ERR_WRITE_FORBIDDEN', message: /not marked writable/ });
+  await t.rejects(driver.write('lead_pump', 'two'), { code: 'CE_ERR_WRITE_RANGE', message: /takes a number/ });
+  await t.rejects(driver.write('nope', 1), { code: 'CE_ERR_WRITE_FORBIDDEN' });
+  t.equal(await driver.write('fault_reset', true), true, 'a coil');
+});

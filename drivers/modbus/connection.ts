@@ -14,7 +14,19 @@ export interface ConnectionOptions { host: string; port: number; unit: number; t
 export type ReadWords = { kind: 'words'; data: number[] };
 export type ReadBits = { kind: 'bits'; data: boolean[] };
 
-export class ModbusConnection {
+/** What the driver needs of a device's line: a TCP connection of its own, or its unit on an RTU bus. */
+export interface ModbusLink {
+  readonly isOpen: boolean;
+  connect(signal: AbortSignal): Promise<void>;
+  read(table: ModbusTable, start: number, count: number): Promise<ReadWords | ReadBits>;
+  write(table: 'hr' | 'co', start: number, values: number[] | boolean[]): Promise<void>;
+  /** After a failure: the next scan connects again (after the driver's backoff). */
+  close(): void;
+  /** The driver is done with it for good. */
+  release(): void;
+}
+
+export class ModbusConnection implements ModbusLink {
   readonly #o: ConnectionOptions;
   #client: ModbusRTU | undefined;
   #tail: Promise<unknown> = Promise.resolve();
@@ -66,6 +78,23 @@ export class ModbusConnection {
     });
   }
 
+  write(table: 'hr' | 'co', start: number, values: number[] | boolean[]): Promise<void> {
+    return this.#serial(async () => {
+      const c = this.#client;
+      if (!c?.isOpen) throw new CodedError('CE_ERR_DEVICE_DISCONNECTED', 'not connected');
+      try {
+        if (table === 'co') await (values.length === 1 ? c.writeCoil(start, values[0] as boolean) : c.writeCoils(start, values as boolean[]));
+        else await (values.length === 1 ? c.writeRegister(start, values[0] as number) : c.writeRegisters(start, values as number[]));
+      } catch (e) {
+        throw this.#coded(e, `write ${table}:${start}+${values.length}`);
+      } finally {
+        forgetTransactions(c);
+      }
+    });
+  }
+
+  release(): void { this.close(); }
+
   close(): void {
     const c = this.#client;
     this.#client = undefined;
@@ -82,17 +111,23 @@ export class ModbusConnection {
   }
 
   #coded(e: unknown, what: string): CodedError {
-    const err = e as { modbusCode?: number; name?: string; errno?: string; message?: string };
-    if (typeof err.modbusCode === 'number') {
-      const code = err.modbusCode === 2 ? 'CE_ERR_MODBUS_ILLEGAL_ADDRESS' : 'CE_ERR_MODBUS_EXCEPTION';
-      return new CodedError(code, `${what}: exception ${err.modbusCode.toString(16).padStart(2, '0')}`, { exception: err.modbusCode });
-    }
-    if (!this.#client?.isOpen) return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: the device closed the connection`);
-    if (err.name === 'TransactionTimedOutError' || err.errno === 'ETIMEDOUT') {
-      return new CodedError('CE_ERR_MODBUS_TIMEOUT', `${what}: no answer within ${this.#o.timeoutMs} ms`);
-    }
-    return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: ${err.message ?? String(e)}`);
+    return codedModbusError(e, what, this.#client?.isOpen ?? false, this.#o.timeoutMs);
   }
+}
+
+/** modbus-serial's errors as coded ones: an exception, a timeout, or a line that went away. */
+export function codedModbusError(e: unknown, what: string, stillOpen: boolean, timeoutMs: number): CodedError {
+  if (e instanceof CodedError) return e;
+  const err = e as { modbusCode?: number; name?: string; errno?: string; message?: string };
+  if (typeof err.modbusCode === 'number') {
+    const code = err.modbusCode === 2 ? 'CE_ERR_MODBUS_ILLEGAL_ADDRESS' : 'CE_ERR_MODBUS_EXCEPTION';
+    return new CodedError(code, `${what}: exception ${err.modbusCode.toString(16).padStart(2, '0')}`, { exception: err.modbusCode });
+  }
+  if (!stillOpen) return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: the device closed the connection`);
+  if (err.name === 'TransactionTimedOutError' || err.errno === 'ETIMEDOUT') {
+    return new CodedError('CE_ERR_MODBUS_TIMEOUT', `${what}: no answer within ${timeoutMs} ms`);
+  }
+  return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: ${err.message ?? String(e)}`);
 }
 
 /**
@@ -102,12 +137,12 @@ export class ModbusConnection {
  * 1 MB/s for 20 PLCs × 500 registers). Requests here are strictly one at a time and a late answer
  * after a timeout closes the connection anyway, so a finished transaction can go at once.
  */
-function forgetTransactions(client: ModbusRTU): void {
+export function forgetTransactions(client: ModbusRTU): void {
   const internals = client as unknown as { _transactions?: Record<number, unknown> };
   if (internals._transactions) internals._transactions = {};
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(onTimeout()), ms); });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));

@@ -1,13 +1,18 @@
-// The Modbus TCP driver: walks the read plan built at configuration time, decodes each tag, and
-// keeps one bad device or one bad tag from harming anything else.
+// The Modbus driver, TCP or RTU: walks the read plan built at configuration time, decodes each tag,
+// and keeps one bad device or one bad tag from harming anything else. An RTU device is one unit on a
+// shared line (rtu-bus.ts): a unit that stops answering is backed off like a TCP device that does,
+// so it does not eat the line's time; the others on the line read on.
 import {
   Backoff, CodedError, isCoded, parseModbusAddress, registerSpan, silentLogger, systemClock, tagPath,
   type Clock, type DeviceDriver, type Logger, type ModbusAddress, type ModbusTagConfig,
-  type ModbusTcpDeviceConfig, type Sample, type ScanResult,
+  type ModbusRtuDeviceConfig, type ModbusTcpDeviceConfig, type Sample, type ScanResult, type Value,
 } from '../../gateway/model/index.ts';
-import { decodeRegisters, type ValueFormat } from './codec.ts';
+import { decodeRegisters, encodeValue, type ValueFormat } from './codec.ts';
 import { describePlan, planReads, splitRequest, type PlanTag, type ReadRequest } from './planner.ts';
-import { ModbusConnection } from './connection.ts';
+import { ModbusConnection, type ModbusLink } from './connection.ts';
+import { RtuBus } from './rtu-bus.ts';
+
+export type ModbusDeviceConfig = ModbusTcpDeviceConfig | ModbusRtuDeviceConfig;
 
 export interface ModbusDriverOptions {
   clock?: Clock;
@@ -22,12 +27,12 @@ const noneIsolated = new Map<string, never>();
 
 interface TagState { cfg: ModbusTagConfig; path: string; addr: ModbusAddress; fmt: ValueFormat; plan: PlanTag }
 
-export class ModbusTcpDriver implements DeviceDriver {
+export class ModbusDriver implements DeviceDriver {
   readonly deviceId: string;
-  readonly #dev: ModbusTcpDeviceConfig;
+  readonly #dev: ModbusDeviceConfig;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #conn: ModbusConnection;
+  readonly #conn: ModbusLink;
   readonly #tags: TagState[];
   readonly #byName: Map<string, TagState>;
   readonly #states = new WeakMap<ReadRequest, TagState[]>();
@@ -45,13 +50,15 @@ export class ModbusTcpDriver implements DeviceDriver {
   /** Tags currently bad for a reason of their own, with the code last logged. */
   readonly #tagFaults = new Map<string, string>();
 
-  constructor(device: ModbusTcpDeviceConfig, opts: ModbusDriverOptions = {}) {
+  constructor(device: ModbusDeviceConfig, opts: ModbusDriverOptions = {}) {
     this.deviceId = device.id;
     this.#dev = device;
     this.#clock = opts.clock ?? systemClock;
     this.#log = (opts.logger ?? silentLogger).child({ device: device.id });
     this.#isolatedRetryMs = opts.isolatedRetryMs ?? 60_000;
-    this.#conn = new ModbusConnection({ host: device.host, port: device.port, unit: device.unit, timeoutMs: device.timeout_ms });
+    this.#conn = device.driver === 'modbus-rtu'
+      ? RtuBus.acquire(device).unit(device.unit, device.timeout_ms)
+      : new ModbusConnection({ host: device.host, port: device.port, unit: device.unit, timeoutMs: device.timeout_ms });
     this.#tags = device.tags.map((cfg) => {
       const addr = parseModbusAddress(cfg.address);
       if ('error' in addr) throw new Error(`${device.id}.${cfg.name}: ${addr.error}`); // the loader refuses these first
@@ -128,7 +135,45 @@ export class ModbusTcpDriver implements DeviceDriver {
     return [...plan, ...bad].sort((a, b) => TABLES.indexOf(a.table) - TABLES.indexOf(b.table) || a.start - b.start);
   }
 
-  async close(): Promise<void> { this.#conn.close(); }
+  async close(): Promise<void> { this.#conn.release(); }
+
+  /**
+   * Writes a tag marked writable, within its min / max, encoded as the tag is read (scale, offset,
+   * word order), then reads it back: the value returned is what the device holds afterwards, which
+   * a cabinet controller may have clamped or refused to change.
+   */
+  async write(tagName: string, value: Value): Promise<Value | null> {
+    const t = this.#byName.get(tagName);
+    if (!t) throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${this.deviceId} has no tag "${tagName}"`);
+    if (!t.cfg.writable) throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${t.path} is not marked writable`);
+    if (typeof value === 'number' && ((t.cfg.min !== undefined && value < t.cfg.min) || (t.cfg.max !== undefined && value > t.cfg.max))) {
+      throw new CodedError('CE_ERR_WRITE_RANGE', `${t.path}: ${value} is outside ${t.cfg.min ?? '−∞'}…${t.cfg.max ?? '∞'}`);
+    }
+    if (t.addr.table !== 'hr' && t.addr.table !== 'co') throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${t.path}: ${t.addr.table}: is read-only in Modbus`);
+    if (!this.#conn.isOpen) throw new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${this.deviceId}: not connected`);
+    try {
+      if (t.addr.table === 'co') {
+        if (typeof value !== 'boolean' && value !== 0 && value !== 1) throw new CodedError('CE_ERR_WRITE_RANGE', `${t.path}: a coil takes true, false, 0 or 1`);
+        await this.#conn.write('co', t.addr.index, [value === true || value === 1]);
+      } else {
+        // A bit of a register keeps its other 15 bits: read, change one, write the word back.
+        const current = t.addr.bit !== undefined ? ((await this.#conn.read('hr', t.addr.index, 1)) as { data: number[] }).data[0] : undefined;
+        let words: number[];
+        try {
+          words = encodeValue(value, t.fmt, current);
+        } catch (e) {
+          throw new CodedError('CE_ERR_WRITE_RANGE', `${t.path}: ${(e as Error).message}`);
+        }
+        await this.#conn.write('hr', t.addr.index, words);
+      }
+    } catch (e) {
+      if (isCoded(e, 'CE_ERR_MODBUS_EXCEPTION') || isCoded(e, 'CE_ERR_MODBUS_ILLEGAL_ADDRESS')) throw new CodedError('CE_ERR_WRITE_REFUSED', `${t.path}: ${e.message}`);
+      throw e;
+    }
+    const back = await this.#conn.read(t.addr.table, t.addr.index, t.plan.span);
+    if (back.kind === 'bits') return back.data[0] ?? null;
+    return decodeRegisters(back.data, t.fmt, 0);
+  }
 
   async #connect(signal: AbortSignal): Promise<CodedError | undefined> {
     const now = this.#clock.now();
@@ -275,3 +320,6 @@ export class ModbusTcpDriver implements DeviceDriver {
     this.#lastError = undefined;
   }
 }
+
+/** The name the TCP-only driver had; the same class reads RTU devices. */
+export { ModbusDriver as ModbusTcpDriver };

@@ -36,7 +36,10 @@ export async function main(argv: string[]): Promise<number> {
     if (d.driver === 'opcua') {
       out.push(`device ${d.id} (opcua, ${d.mode}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ${d.tags.length} tags`);
     } else {
-      out.push(`device ${d.id} (${d.driver} ${d.host}:${d.port} unit ${d.unit}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ` +
+      const where = d.driver === 'modbus-rtu'
+        ? d.serial ? `${d.serial.path} ${d.serial.baud} ${d.serial.parity}` : `rtu over tcp ${d.tcp!.host}:${d.tcp!.port}`
+        : `${d.host}:${d.port}`;
+      out.push(`device ${d.id} (${d.driver} ${where} unit ${d.unit}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ` +
         `${d.tags.length} tags in ${driver.requestsPerScan} request(s) per scan (one per tag would be ${d.tags.length})`);
     }
     for (const line of driver.readPlan()) out.push(`  ${line}`);

@@ -6,6 +6,8 @@ need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
+# socat makes the pseudo-terminal pairs the Modbus RTU tests run a serial line over.
+command -v socat >/dev/null 2>&1 || need+=(socat)
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 # pymodbus.server imports serial_asyncio; Debian has it only as a Recommends of python3-pymodbus.
 /usr/bin/python3 -c 'import serial_asyncio' >/dev/null 2>&1 || need+=(python3-serial-asyncio)
