@@ -227,12 +227,16 @@ export class MqttJsonUplink {
         this.#log.warn({ topic }, 'retained command ignored; send commands without the retain flag');
         return;
       }
-      const reply = handler(topic.slice(prefix.length), payload, { source: `mqtt:${this.id}`, allowed });
       const props = packet.properties;
       const to = this.#protocol === 5 && props?.responseTopic ? props.responseTopic : this.#topics.channel('cmd-result');
-      client.publish(to, JSON.stringify(reply), {
-        qos: 1,
-        ...(to === props?.responseTopic && props.correlationData ? { properties: { correlationData: props.correlationData } } : {}),
+      // A write waits for the device's read-back; the link may be gone by then, and the reply with it
+      // (the platform resends with the same id, and gets the stored reply without a second write).
+      void handler(topic.slice(prefix.length), payload, { source: `mqtt:${this.id}`, allowed }).then((reply) => {
+        if (!client.connected) return;
+        client.publish(to, JSON.stringify(reply), {
+          qos: 1,
+          ...(to === props?.responseTopic && props.correlationData ? { properties: { correlationData: props.correlationData } } : {}),
+        });
       });
     });
   }

@@ -45,7 +45,7 @@ export const BufferSchema = Type.Object({
 
 export const UpstreamFormats = ['json'] as const;
 /** Commands the box obeys (docs/commands.md): from an upstream on …/cmd/{verb}, or the HTTP API. */
-export const CommandVerbs = ['set-alarm', 'ack-alarm', 'shelve-alarm', 'unshelve-alarm', 'disable-alarm', 'enable-alarm'] as const;
+export const CommandVerbs = ['set-alarm', 'ack-alarm', 'shelve-alarm', 'unshelve-alarm', 'disable-alarm', 'enable-alarm', 'write'] as const;
 export const UpstreamSchema = Type.Object({
   id: Id('upstream id'),
   url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://', description: 'broker URL, e.g. mqtt://127.0.0.1:1883' }),
@@ -88,6 +88,7 @@ export const ModbusTagSchema = Type.Object({
   writable: Type.Optional(Type.Boolean()),
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),
+  allowed: Type.Optional(Type.Array(Type.Union([Type.Number(), Type.Boolean(), Type.String()]), { minItems: 1, description: 'the only values a write may set (a dim step list, a mode)' })),
 }, { additionalProperties: false });
 
 const deviceCommon = {
@@ -166,6 +167,7 @@ export const OpcuaTagSchema = Type.Object({
   writable: Type.Optional(Type.Boolean()),
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),
+  allowed: Type.Optional(Type.Array(Type.Union([Type.Number(), Type.Boolean(), Type.String()]), { minItems: 1, description: 'the only values a write may set' })),
 }, { additionalProperties: false });
 
 export const OpcuaDeviceSchema = Type.Object({

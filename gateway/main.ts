@@ -9,6 +9,7 @@ import { AlarmEngine, type AlarmEvent } from './alarms/engine.ts';
 import { FileAlarmStore, MemoryAlarmStore } from './alarms/state-store.ts';
 import { FileOverrideStore, MemoryOverrideStore } from './alarms/overrides.ts';
 import { createCommandHandler, type AuditEntry, type CommandStats } from './commands/dispatch.ts';
+import type { Writer } from './commands/verbs.ts';
 import { FileRecordLog, MemoryRecordLog, type RecordLog } from './store/files.ts';
 import { join } from 'node:path';
 import { Scheduler, type DeviceScanStats } from './scheduler.ts';
@@ -94,7 +95,9 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const drivers = devices.map((d) => createDriver(d, { clock, logger, dataDir: config.buffer.path, trustServers: deps.trustServers ?? false }));
   for (const d of drivers) logger.info({ device: d.deviceId, plan: d.readPlan() }, 'read plan');
 
-  const { alarms, commands, history, audit } = createAlarms(config, { journal, clock, logger });
+  // Devices that take writes, for the `write` command: their drivers' write, by device id.
+  const writers = new Map(drivers.flatMap((d) => (d.write ? [[d.deviceId, d.write.bind(d)] as const] : [])));
+  const { alarms, commands, history, audit } = createAlarms(config, { journal, clock, logger, writers });
 
   const uplinks = config.upstreams.map((u) =>
     new MqttJsonUplink({ upstream: u, site: config.site, journal, clock, logger, version: VERSION, onCommand: commands.handle }));
@@ -163,7 +166,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
 }
 
 /** The alarm engine with its stores: files in the data folder, or memory for a box without storage. */
-function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger }) {
+function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; writers: ReadonlyMap<string, Writer> }) {
   const { clock, logger } = deps;
   const onDisk = config.buffer.journal !== 'memory';
   const dir = config.buffer.path;
@@ -179,6 +182,6 @@ function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; lo
     store: onDisk ? new FileAlarmStore(dir, fail('CE_ERR_ALARM_STATE', 'alarm states cannot be saved or read')) : new MemoryAlarmStore(),
     overrides: onDisk ? new FileOverrideStore(dir, fail('CE_ERR_ALARM_OVERRIDES', 'the alarm overrides file cannot be read; the configured limits apply')) : new MemoryOverrideStore(),
   });
-  const commands = createCommandHandler({ engine: alarms, audit, clock, logger });
+  const commands = createCommandHandler({ engine: alarms, audit, clock, logger, writers: deps.writers });
   return { alarms, commands, history, audit };
 }

@@ -11,6 +11,7 @@ import mqtt from 'mqtt';
 import { waitFor } from './helpers/wait.ts';
 import { startExampleStation } from './helpers/example-config.ts';
 import { startGateway, type Gateway } from '../gateway/main.ts';
+import { readSignal, signal } from '../simulators/pump-station/register-map.ts';
 
 interface Alarm { rule: string; state: string; value: number; limit: number; user?: string }
 interface Reply { id: string | null; verb: string; ok: boolean; result?: Record<string, unknown>; error?: { code: string; message: string } }
@@ -128,10 +129,22 @@ t.test('tuned and acknowledged over MQTT and HTTP, refused when bad, kept across
     const conflict = await call('/api/commands/set-alarm', { token: engineer, body: { id: 'h2', rule: 'wet_well_hh', deadband: 0.3, version: 1 } });
     t.equal(conflict.status, 409, 'a change against an old version');
 
+    // A write through the same door: checked, written to the PLC, read back.
+    const wrote = await call('/api/commands/write', { token: engineer, body: { id: 'w1', device: 'plc1', tag: 'lead_start_level', value: 2.7 } });
+    t.equal(wrote.status, 200);
+    t.match(await wrote.json(), { ok: true, result: { device: 'plc1', tag: 'lead_start_level', value: 2.7 } });
+    t.ok(Math.abs((readSignal(plc.bank, signal('lead_start_level')) as number) - 2.7) < 1e-9, 'the PLC holds the new start level');
+    const ro = await call('/api/commands/write', { token: engineer, body: { id: 'w2', device: 'plc1', tag: 'wet_well_level', value: 1 } });
+    t.equal(ro.status, 403, 'a tag not marked writable');
+    const far = await call('/api/commands/write', { token: engineer, body: { id: 'w3', device: 'plc1', tag: 'lead_start_level', value: 9 } });
+    t.equal(far.status, 400, 'out of the tag\'s limits');
+    t.match(await far.json(), { error: { code: 'CE_ERR_WRITE_RANGE', message: /outside 0\.5…6/ } });
+
     const history = await (await call('/api/alarms/history?rule=wet_well_hh', { token: viewer })).json() as { events: Alarm[] };
     t.same(history.events.map((e) => e.state).reverse().filter((s) => s !== 'suppressed'), ['active', 'acknowledged', 'normal'], 'the local history, newest first');
     const audit = await (await call('/api/audit', { token: engineer })).json() as { entries: { user: string; source: string; verb: string; ok: boolean }[] };
-    t.match(audit.entries[0], { user: 'engineer-li', source: 'http', verb: 'set-alarm', ok: false });
+    t.match(audit.entries[0], { user: 'engineer-li', source: 'http', verb: 'write', ok: false, rule: 'plc1.lead_start_level', new: 9 }, 'the newest entry: the refused write, with what was asked');
+    t.ok(audit.entries.some((e) => e.verb === 'write' && e.ok), 'and the one done');
     t.ok(audit.entries.some((e) => e.user === 'platform-zhao' && e.source === 'mqtt:city' && e.ok), 'the platform\'s change, with who and where from');
     t.ok(audit.entries.some((e) => e.user === 'duty-viewer' && !e.ok), 'and the viewer\'s attempt');
   });

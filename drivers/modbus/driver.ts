@@ -3,7 +3,7 @@
 // shared line (rtu-bus.ts): a unit that stops answering is backed off like a TCP device that does,
 // so it does not eat the line's time; the others on the line read on.
 import {
-  Backoff, CodedError, isCoded, parseModbusAddress, registerSpan, silentLogger, systemClock, tagPath,
+  Backoff, CodedError, checkWrite, isCoded, parseModbusAddress, registerSpan, silentLogger, systemClock, tagPath,
   type Clock, type DeviceDriver, type Logger, type ModbusAddress, type ModbusTagConfig,
   type ModbusRtuDeviceConfig, type ModbusTcpDeviceConfig, type Sample, type ScanResult, type Value,
 } from '../../gateway/model/index.ts';
@@ -144,11 +144,8 @@ export class ModbusDriver implements DeviceDriver {
    */
   async write(tagName: string, value: Value): Promise<Value | null> {
     const t = this.#byName.get(tagName);
-    if (!t) throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${this.deviceId} has no tag "${tagName}"`);
-    if (!t.cfg.writable) throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${t.path} is not marked writable`);
-    if (typeof value === 'number' && ((t.cfg.min !== undefined && value < t.cfg.min) || (t.cfg.max !== undefined && value > t.cfg.max))) {
-      throw new CodedError('CE_ERR_WRITE_RANGE', `${t.path}: ${value} is outside ${t.cfg.min ?? '−∞'}…${t.cfg.max ?? '∞'}`);
-    }
+    checkWrite(`${this.deviceId}.${tagName}`, t?.cfg, value);
+    if (!t) return null;
     if (t.addr.table !== 'hr' && t.addr.table !== 'co') throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${t.path}: ${t.addr.table}: is read-only in Modbus`);
     if (!this.#conn.isOpen) throw new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${this.deviceId}: not connected`);
     try {

@@ -5,7 +5,7 @@
 // turns every tag bad at the next scan and the link is rebuilt whole (link.ts).
 import { join } from 'node:path';
 import {
-  Backoff, CodedError, silentLogger, systemClock, tagPath,
+  Backoff, CodedError, checkWrite, silentLogger, systemClock, tagPath,
   type Clock, type DeviceDriver, type Logger, type OpcuaDeviceConfig, type OpcuaTagConfig, type Sample, type ScanResult, type Value,
 } from '../../gateway/model/index.ts';
 import { OpcuaLink, type LinkOptions } from './link.ts';
@@ -223,11 +223,8 @@ export class OpcuaDriver implements DeviceDriver {
    */
   async write(tagName: string, value: Value): Promise<Value | null> {
     const t = this.#byName.get(tagName);
-    if (!t) throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${this.deviceId} has no tag "${tagName}"`);
-    if (!t.cfg.writable) throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${t.path} is not marked writable`);
-    if (typeof value === 'number' && ((t.cfg.min !== undefined && value < t.cfg.min) || (t.cfg.max !== undefined && value > t.cfg.max))) {
-      throw new CodedError('CE_ERR_WRITE_RANGE', `${t.path}: ${value} is outside ${t.cfg.min ?? '−∞'}…${t.cfg.max ?? '∞'}`);
-    }
+    checkWrite(`${this.deviceId}.${tagName}`, t?.cfg, value);
+    if (!t) return null;
     const conn = this.#conn;
     if (!conn || !conn.link.alive || t.nodeId === undefined) throw new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${this.#dev.endpoint}: not connected`);
     const { session, lib } = conn.link;

@@ -3,6 +3,7 @@ import { parse, UsageError } from './args.ts';
 
 const USAGE = `usage: cityedge sim pump-station [--port N] [--host H] [--unit N]
        cityedge sim opcua [--port N] [--host H] [--bulk N] [--user NAME:PASSWORD]… [--pki DIR] [--time-scale X]
+       cityedge sim streetlights (--tcp-port N [--host H] | --serial PATH [--baud 9600]) [--units 1,2,3] [--loops 4] [--silent 3] [--time-scale X]
 `;
 
 function count(text: string | undefined, name: string, fallback: number, max: number): number {
@@ -10,6 +11,16 @@ function count(text: string | undefined, name: string, fallback: number, max: nu
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0 || n > max) throw new UsageError(`--${name} ${text}: expected an integer 0–${max}`);
   return n;
+}
+
+/** A comma-separated list of Modbus RTU slave addresses (1–247). */
+function unitList(text: string | undefined, name: string, fallback: number[]): number[] {
+  if (text === undefined) return fallback;
+  return text.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (part.trim() === '' || !Number.isInteger(n) || n < 1 || n > 247) throw new UsageError(`--${name} ${text}: expected unit ids 1–247, comma-separated`);
+    return n;
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -21,9 +32,15 @@ export async function main(argv: string[]): Promise<number> {
     user: { type: 'string', multiple: true },
     pki: { type: 'string' },
     'time-scale': { type: 'string' },
+    'tcp-port': { type: 'string' },
+    serial: { type: 'string' },
+    baud: { type: 'string' },
+    units: { type: 'string' },
+    loops: { type: 'string' },
+    silent: { type: 'string' },
   }, true);
   const kind = positionals[0];
-  if (kind !== 'pump-station' && kind !== 'opcua') {
+  if (kind !== 'pump-station' && kind !== 'opcua' && kind !== 'streetlights') {
     process.stderr.write(`${USAGE}${kind ? `unknown simulator "${kind}"\n` : ''}`);
     return 2;
   }
@@ -36,6 +53,25 @@ export async function main(argv: string[]): Promise<number> {
     const ps = await startPumpStation({ host, port: Number(values.port ?? 5020), unit: Number(values.unit ?? 1), timeScale });
     console.log(`pump-station simulator listening on modbus-tcp://${host}:${ps.port} unit ${values.unit ?? 1}`);
     sim = ps;
+  } else if (kind === 'streetlights') {
+    if ((values['tcp-port'] === undefined) === (values.serial === undefined)) throw new UsageError('streetlights: give one of --tcp-port N and --serial PATH');
+    const units = unitList(values.units, 'units', [1]);
+    const silent = unitList(values.silent, 'silent', []);
+    const baud = count(values.baud, 'baud', 9600, 4_000_000);
+    const { startStreetlightCabinet } = await import('../../simulators/streetlight/index.ts');
+    const cab = await startStreetlightCabinet({
+      ...(values.serial === undefined
+        ? { tcp: { host, port: count(values['tcp-port'], 'tcp-port', 0, 65535) } }
+        : { serial: { path: values.serial, baud } }),
+      units, silentUnits: silent, loops: count(values.loops, 'loops', 4, 16), timeScale,
+    });
+    const where = cab.endpoint.transport === 'tcp'
+      ? `rtu-over-tcp://${cab.endpoint.host}:${cab.endpoint.port}`
+      : `serial ${cab.endpoint.path} ${cab.endpoint.baudRate} 8N1`;
+    // Tests wait for this line.
+    console.log(`streetlight cabinet simulator listening on ${where} units ${units.join(',')} ` +
+      `(${cab.loops} loops each${silent.length ? `; silent ${silent.join(',')}` : ''})`);
+    sim = cab;
   } else {
     const users = (values.user ?? []).map((u) => {
       const colon = u.indexOf(':');

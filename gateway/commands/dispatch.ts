@@ -5,7 +5,7 @@
 import type { AlarmEngine } from '../alarms/engine.ts';
 import { CodedError, CommandVerbs, type Clock, type CommandHandler, type CommandReply, type CommandSource, type Logger } from '../model/index.ts';
 import type { RecordLog } from '../store/files.ts';
-import { VERBS, type Body } from './verbs.ts';
+import { VERBS, type Body, type Writer } from './verbs.ts';
 
 export interface AuditEntry {
   t: number; user: string | null; source: string; verb: string; id: string | null; ok: boolean;
@@ -19,12 +19,15 @@ export interface CommandStats { accepted: number; refused: number; duplicates: n
 const REMEMBERED = 256;
 const MAX_PAYLOAD = 64 * 1024;
 
-export function createCommandHandler(deps: { engine: AlarmEngine; audit: RecordLog<AuditEntry>; clock: Clock; logger: Logger }): { handle: CommandHandler; stats: () => CommandStats } {
+export function createCommandHandler(deps: {
+  engine: AlarmEngine; audit: RecordLog<AuditEntry>; clock: Clock; logger: Logger; writers?: ReadonlyMap<string, Writer>;
+}): { handle: CommandHandler; stats: () => CommandStats } {
+  const writers = deps.writers ?? new Map<string, Writer>();
   const log = deps.logger.child({ part: 'commands' });
   const stats: CommandStats = { accepted: 0, refused: 0, duplicates: 0 };
   const seen = new Map<string, CommandReply>();
 
-  const handle: CommandHandler = (verb, payload, from) => {
+  const handle: CommandHandler = async (verb, payload, from) => {
     const t = deps.clock.now();
     let id: string | null = null;
     let user: string | null = from.user ?? null;
@@ -42,7 +45,7 @@ export function createCommandHandler(deps: { engine: AlarmEngine; audit: RecordL
       if (!from.allowed.includes(verb)) throw new CodedError('CE_ERR_CMD_FORBIDDEN', `${from.source}${from.user ? ` (${from.user})` : ''} may not ${verb}`);
       if (body.comment !== undefined && (typeof body.comment !== 'string' || body.comment.length > 500)) throw new CodedError('CE_ERR_CMD_INVALID', 'comment must be text of at most 500 characters');
       const comment = body.comment as string | undefined;
-      const { result, audit } = VERBS[verb as keyof typeof VERBS](body, { engine: deps.engine, actor: { user, source: from.source, ...(comment ? { comment } : {}) } });
+      const { result, audit } = await VERBS[verb as keyof typeof VERBS](body, { engine: deps.engine, writers, actor: { user, source: from.source, ...(comment ? { comment } : {}) } });
       stats.accepted++;
       deps.audit.append({ t, user, source: from.source, verb, id, ok: true, ...audit, ...(comment ? { comment } : {}) });
       return remember(from, { id, verb, ok: true, t, result });
@@ -51,7 +54,8 @@ export function createCommandHandler(deps: { engine: AlarmEngine; audit: RecordL
       stats.refused++;
       const error = { code: err.code, message: err.message };
       log.warn({ code: err.code, verb, id, source: from.source, user }, `command refused: ${err.message}`);
-      deps.audit.append({ t, user, source: from.source, verb, id, ok: false, ...(typeof body.rule === 'string' ? { rule: body.rule } : {}), error });
+      const what = typeof body.rule === 'string' ? body.rule : typeof body.device === 'string' && typeof body.tag === 'string' ? `${body.device}.${body.tag}` : undefined;
+      deps.audit.append({ t, user, source: from.source, verb, id, ok: false, ...(what ? { rule: what } : {}), ...(verb === 'write' && body.value !== undefined ? { new: body.value } : {}), error });
       return remember(from, { id, verb, ok: false, t, error });
     }
   };

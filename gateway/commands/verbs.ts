@@ -2,13 +2,15 @@
 // (docs/commands.md has the payloads). A handler reads its fields from the request, calls the
 // alarm engine, and returns the result, or throws a coded error that becomes the reply's reason.
 import type { Actor, AlarmEngine } from '../alarms/engine.ts';
-import { CodedError, type CommandVerb } from '../model/index.ts';
+import { CodedError, type CommandVerb, type Value } from '../model/index.ts';
 
 export type Body = Record<string, unknown>;
-export interface VerbContext { engine: AlarmEngine; actor: Actor }
+/** A device's write: the tag, the value; resolves with the value read back. */
+export type Writer = (tag: string, value: Value) => Promise<Value | null>;
+export interface VerbContext { engine: AlarmEngine; actor: Actor; writers: ReadonlyMap<string, Writer> }
 /** The result, and for the audit log the rules touched with their settings before and after. */
 export interface VerbResult { result: unknown; audit: { rule?: string; old?: unknown; new?: unknown; version?: number } }
-export type VerbHandler = (body: Body, ctx: VerbContext) => VerbResult;
+export type VerbHandler = (body: Body, ctx: VerbContext) => VerbResult | Promise<VerbResult>;
 
 const invalid = (why: string) => new CodedError('CE_ERR_CMD_INVALID', why);
 
@@ -65,7 +67,27 @@ const shelveAlarm: VerbHandler = (body, { engine, actor }) => {
   return { result: r, audit: { rule, new: `${r.state} for ${d} s` } };
 };
 
+/**
+ * A write to a device tag marked writable (a streetlight loop on or off, its dim level, a setpoint):
+ * checked against the tag's limits, written, read back; the reply carries the value the device
+ * holds afterwards, so "written" always means "confirmed".
+ */
+const write: VerbHandler = async (body, { writers }) => {
+  const { device, tag, value } = body;
+  if (typeof device !== 'string' || typeof tag !== 'string') throw invalid('device and tag are required');
+  if (typeof value !== 'number' && typeof value !== 'boolean' && typeof value !== 'string') throw invalid('value (a number, true/false or text) is required');
+  const writer = writers.get(device);
+  if (!writer) throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `no device "${device}" that takes writes`);
+  const confirmed = await writer(tag, value);
+  if (confirmed !== value && !(typeof confirmed === 'number' && typeof value === 'number' && Math.abs(confirmed - value) < 1e-9 * Math.max(1, Math.abs(value)))) {
+    // The device took the write but holds something else (clamped, or a contactor that did not pull in).
+    throw new CodedError('CE_ERR_WRITE_REFUSED', `${device}.${tag}: wrote ${JSON.stringify(value)}, the device holds ${JSON.stringify(confirmed)}`);
+  }
+  return { result: { device, tag, value: confirmed }, audit: { rule: `${device}.${tag}`, new: confirmed } };
+};
+
 export const VERBS: Record<CommandVerb, VerbHandler> = {
+  write,
   'set-alarm': setAlarm,
   'ack-alarm': simple((e, rule, a) => e.ack(rule, a)),
   'shelve-alarm': shelveAlarm,

@@ -26,6 +26,9 @@ type User = { name: string; role: 'engineer' | 'viewer' };
 const STATUS: Record<string, number> = {
   CE_ERR_CMD_MALFORMED: 400, CE_ERR_CMD_INVALID: 400, CE_ERR_CMD_FORBIDDEN: 403,
   CE_ERR_CMD_UNKNOWN: 404, CE_ERR_CMD_NO_RULE: 404, CE_ERR_CMD_CONFLICT: 409, CE_ERR_ALARM_OVERRIDES: 500,
+  CE_ERR_WRITE_FORBIDDEN: 403, CE_ERR_WRITE_RANGE: 400,
+  // The box is a gateway: the device's refusal or silence is a bad or missing answer upstream of it.
+  CE_ERR_WRITE_REFUSED: 502, CE_ERR_DEVICE_DISCONNECTED: 503, CE_ERR_MODBUS_TIMEOUT: 504,
 };
 
 const limitOf = (q: unknown, max: number) => {
@@ -64,7 +67,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   app.post('/api/commands/:verb', async (req: FastifyRequest, reply: FastifyReply) => {
     const user = users.get(req)!;
     const body = typeof req.body === 'string' ? req.body : '';
-    const out = d.commands((req.params as { verb: string }).verb, body, {
+    const out = await d.commands((req.params as { verb: string }).verb, body, {
       source: 'http', user: user.name, allowed: user.role === 'engineer' ? CommandVerbs : [],
     });
     return reply.code(out.ok ? 200 : STATUS[out.error!.code] ?? 400).send(out);

@@ -21,4 +21,5 @@ export interface CommandReply {
   error?: { code: string; message: string };
 }
 
-export type CommandHandler = (verb: string, payload: string | Buffer, from: CommandSource) => CommandReply;
+/** Async: a write waits for the device to confirm it. */
+export type CommandHandler = (verb: string, payload: string | Buffer, from: CommandSource) => Promise<CommandReply>;

@@ -1,6 +1,6 @@
 // The one interface the scheduler sees. A driver reads its device; it never publishes, journals or
 // judges. One driver instance per device.
-import type { Sample } from './sample.ts';
+import type { Sample, Value } from './sample.ts';
 import type { CodedError } from './errors.ts';
 
 export interface ScanResult {
@@ -22,5 +22,10 @@ export interface DeviceDriver {
   readPlan(): string[];
   /** Requests one healthy scan sends. */
   readonly requestsPerScan: number;
+  /**
+   * Drivers whose devices take writes: a tag marked writable, within its limits, written and read
+   * back; resolves with the value the device holds afterwards. Refusals are coded errors.
+   */
+  write?(tag: string, value: Value): Promise<Value | null>;
   close(): Promise<void>;
 }

@@ -14,3 +14,4 @@ export * from './rate.ts';
 export * from './command.ts';
 export { parseExpr, exprRefs, evaluateCondition, checkExpr, type Expr } from '../../config/expr.ts';
 export { shortestFloat32 } from './float32.ts';
+export { checkWrite, type WritableTag } from './write-check.ts';
