@@ -73,7 +73,10 @@ export class RtuBus {
     try {
       const opening = l.kind === 'serial'
         ? client.connectRTUBuffered(l.path, { baudRate: l.baud, parity: l.parity, dataBits: l.dataBits, stopBits: l.stopBits })
-        : client.connectTcpRTUBuffered(l.host, { port: l.port });
+        // Raw RTU frames, CRC and all, over the socket: modbus-serial calls that port "telnet". Its
+        // connectTcpRTUBuffered frames with an MBAP header, which a transparent converter passes to
+        // the line as garbage.
+        : client.connectTelnet(l.host, { port: l.port, timeout: Math.max(timeoutMs, 2000) });
       await withTimeout(opening, Math.max(timeoutMs, 2000), () => new CodedError('CE_ERR_MODBUS_CONNECT', `${where} did not open within ${Math.max(timeoutMs, 2000)} ms`));
     } catch (e) {
       client.destroy(() => {});
