@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import ModbusSerial from 'modbus-serial';
 import { spawnProcess, type SpawnedProcess } from './helpers/proc.ts';
+import { ptyPair } from './helpers/socat.ts';
 import { waitFor, withTimeout } from './helpers/wait.ts';
 import { crcOk, requestLength, rtuTimings, RtuFramer, withCrc } from '../simulators/modbus/rtu-frame.ts';
 import { startStreetlightCabinet, type StreetlightCabinet, type StreetlightCabinetOptions } from '../simulators/streetlight/index.ts';
@@ -33,14 +34,6 @@ async function cabinet(tt: Test, options: StreetlightCabinetOptions = {}): Promi
   const cab = await startStreetlightCabinet({ tickMs: 0, units: [1, 2, 3], silentUnits: [3], ...options });
   tt.teardown(() => cab.close());
   return cab;
-}
-
-/** A socat pty pair, like a null-modem cable: the simulator opens one end, the master the other. */
-async function ptyPair(tt: Test): Promise<[string, string]> {
-  const socat = await spawnProcess('socat', ['-d', '-d', 'pty,raw,echo=0', 'pty,raw,echo=0'], { t: tt, readyLine: /starting data transfer loop/ });
-  const ptys = [...socat.output().matchAll(/PTY is (\/dev\/pts\/\d+)/g)].map((m) => m[1]!);
-  if (ptys.length !== 2) throw new Error(`socat printed no pty pair:\n${socat.output()}`);
-  return [ptys[0]!, ptys[1]!];
 }
 
 async function tcpClient(tt: Test, port: number, timeoutMs = 1000): Promise<ModbusRTU> {
