@@ -160,6 +160,8 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await alarmTicks;
       await api.catch(() => undefined);
       await journal.close();
+      // After the journal's last commit: a state is never saved ahead of its event.
+      alarms.flush();
       logger.info('gateway stopped');
     },
   };

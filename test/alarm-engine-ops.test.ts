@@ -229,3 +229,26 @@ t.test('case codes: the rule\'s own, else its device\'s, else the site\'s', asyn
     { rule: 'cover', component: '3301050204000077', grid: '330105001002555', event_type: '0105' },
   ]);
 });
+
+t.test('one chattering rule is chatter, not a flood', async (t) => {
+  const { engine, events, run } = setup();
+  for (let i = 0; i < 15; i++) { await run(2, { door: true }); await run(2, { door: false }); }
+  t.equal(engine.flooding, false, 'fifteen returns of one alarm hold back no other alarm');
+  t.notOk(events().some((e) => e.rule === '@flood'));
+  t.equal(engine.states().find((s) => s.rule === 'door')!.chattering, true, 'it is flagged as chattering instead');
+});
+
+t.test('states are saved after the journal commits, at most once a second however many transitions', async (t) => {
+  let saves = 0;
+  const store = { load: () => ({ alarms: {} }), save: () => { saves++; } };
+  const { engine, clock } = alarmHarness(config, { store });
+  for (let i = 0; i < 50; i++) engine.onSamples([{ tag: 'plc1.door', value: i % 2 === 0, quality: 'good', ts: clock.now() }]);
+  t.equal(saves, 0, 'not inside the scan callback');
+  await new Promise((r) => setImmediate(r));
+  t.equal(saves, 1, 'once, on the next turn of the event loop (after the journal\'s commit, queued first)');
+  for (let i = 0; i < 50; i++) engine.onSamples([{ tag: 'plc1.door', value: i % 2 === 1, quality: 'good', ts: clock.now() }]);
+  await new Promise((r) => setImmediate(r));
+  t.equal(saves, 1, 'the next changes wait for the second to pass');
+  engine.flush();
+  t.equal(saves, 2, 'flush (at stop) writes at once');
+});

@@ -40,6 +40,7 @@ export interface AlarmView {
 export interface EngineDeps { journal: Journal; clock: Clock; logger: Logger; store: AlarmStateStore; overrides: OverrideStore; history: RecordLog<AlarmEvent> }
 
 export const FLOOD_RULE = '@flood';
+const SAVE_EVERY_MS = 1000;
 
 export class AlarmEngine {
   readonly #rules = new Map<string, Rule>();
@@ -56,6 +57,8 @@ export class AlarmEngine {
   /** During a flood, what was not announced one by one: the summary at its end. */
   #held = new Map<string, { severity: string; state: AlarmState; events: number }>();
   #version: number;
+  #saveTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  #savedAt = 0;
 
   constructor(config: Config, deps: EngineDeps) {
     this.#d = deps;
@@ -213,7 +216,7 @@ export class AlarmEngine {
     r.since = now;
     const isNew = next === 'active' && input.kind === 'condition' && (from === 'normal' || from === 'rtn_unack');
     if (isNew && r.chatter.activated(now)) this.#log.warn({ rule: r.cfg.id }, `alarm ${r.cfg.id} is chattering: active more than 3 times in a minute; widen its deadband or add delay_on_s`);
-    const floodStarts = isNew && this.#flood.activated(now) === 'start';
+    const floodStarts = isNew && this.#flood.activated(r.cfg.id, now) === 'start';
     if (floodStarts) this.#floodEvent('active', now);
     this.#emit(this.#event(r, now, actor));
     return true;
@@ -362,7 +365,28 @@ export class AlarmEngine {
     }));
   }
 
+  /**
+   * Alarm states are saved after the journal has committed the events that changed them (its
+   * commit is queued first, on the same turn), so a power cut cannot leave a state saying "active"
+   * whose announcement was never kept: the worst case is an event sent twice. Saves are coalesced
+   * to one a second: the whole file is rewritten each time, and a storm of transitions must not
+   * turn into a storm of fsyncs on the box's flash.
+   */
   #save(): void {
+    if (this.#saveTimer) return;
+    const wait = Math.max(0, this.#savedAt + SAVE_EVERY_MS - Date.now());
+    this.#saveTimer = wait === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), wait);
+    this.#saveTimer.unref();
+  }
+
+  /** Writes the states now (also at stop). */
+  flush(): void {
+    if (this.#saveTimer) {
+      clearTimeout(this.#saveTimer as NodeJS.Timeout);
+      clearImmediate(this.#saveTimer as NodeJS.Immediate);
+      this.#saveTimer = undefined;
+    }
+    this.#savedAt = Date.now();
     const alarms: Record<string, SavedAlarm> = {};
     for (const r of this.#rules.values()) {
       alarms[r.cfg.id] = { state: r.state, active: r.tracker.active, since: r.since, ...(r.shelvedUntil !== undefined ? { shelvedUntil: r.shelvedUntil } : {}) };
