@@ -145,6 +145,51 @@ export const ModbusRtuDeviceSchema = Type.Object({
   tags: Type.Array(ModbusTagSchema, { minItems: 1 }),
 }, { additionalProperties: false });
 
+/** Payload formats of battery sensors (docs/drivers/lorawan-codecs.md); `object`: decoded by the network server. */
+export const SensorCodecs = ['bosch-pls', 'cityedge-parking-v1', 'cityedge-manhole-v1', 'cityedge-waterlog-v1', 'object'] as const;
+
+export const SensorSchema = Type.Object({
+  name: Id('sensor name: its tags are {name}_{field}'),
+  dev_eui: Type.String({ pattern: '^[0-9a-fA-F]{16}$', description: 'the sensor\'s DevEUI, 16 hex digits' }),
+  heartbeat_s: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 86_400, description: 'this sensor\'s heartbeat, over the device\'s' })),
+  description: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+
+export const MqttSourceSchema = Type.Object({
+  url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://', description: 'the network server\'s broker' }),
+  username: Type.Optional(Type.String()),
+  password: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+}, { additionalProperties: false });
+
+export const LorawanDeviceSchema = Type.Object({
+  ...deviceCommon,
+  driver: Type.Literal('lorawan'),
+  source: Type.Union([Type.Literal('local'), MqttSourceSchema], { default: 'local', description: 'local: the box\'s own broker (broker:), or the network server\'s broker' }),
+  topic: Type.String({ minLength: 1, default: 'application/+/device/+/event/up', description: 'uplink topic filter; ChirpStack v4 by default, v3: application/+/device/+/rx' }),
+  codec: Enum(SensorCodecs, { description: 'how the frames are decoded; object: the network server decoded them' }),
+  fields: Type.Optional(Type.Array(Id('field of the decoded object'), { minItems: 1, description: 'codec object: the fields to take from the object' })),
+  heartbeat_s: Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 3600, description: 'how often the sensors report at least' }),
+  missed_heartbeats: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'silent for heartbeat_s × this: the sensor is offline and its values bad' }),
+  debounce_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600, description: 'parking: a new occupancy counts after two readings agree or it held this long; default 60 for parking codecs, 0 otherwise' })),
+  lot: Type.Optional(Type.String({ description: 'parking lot name: the device also reports free / occupied / unknown bays' })),
+  sensors: Type.Array(SensorSchema, { minItems: 1 }),
+}, { additionalProperties: false });
+
+export const BrokerUserSchema = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 64 }),
+  password_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the password; the password itself is never stored' }),
+  publish: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'topic filters this client may publish to' }),
+  subscribe: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'topic filters this client may subscribe to' }),
+}, { additionalProperties: false });
+
+export const BrokerSchema = Type.Object({
+  host: Type.String({ default: '127.0.0.1', description: 'address to listen on; 0.0.0.0 for the site LAN' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: '0 picks a free port' }),
+  allow_anonymous: Type.Boolean({ default: false, description: 'clients without a username may connect (and publish anywhere)' }),
+  users: Type.Array(BrokerUserSchema, { default: [] }),
+}, { additionalProperties: false });
+
 export const OpcuaSecurityModes = ['None', 'Sign', 'SignAndEncrypt'] as const;
 export const OpcuaSecurityPolicies = ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'] as const;
 
@@ -191,6 +236,7 @@ export const DeviceSchemas = {
   'modbus-tcp': ModbusTcpDeviceSchema,
   'modbus-rtu': ModbusRtuDeviceSchema,
   'opcua': OpcuaDeviceSchema,
+  'lorawan': LorawanDeviceSchema,
 } as const satisfies Record<string, TSchema>;
 export const DriverNames = Object.keys(DeviceSchemas) as (keyof typeof DeviceSchemas)[];
 
@@ -253,6 +299,7 @@ export const ConfigSchema = Type.Object({
   devices: Type.Array(DeviceSchema, { minItems: 1 }),
   alarms: Type.Array(AlarmSchema, { default: [] }),
   api: Type.Optional(ApiSchema),
+  broker: Type.Optional(BrokerSchema),
 }, { additionalProperties: false, $id: 'https://cityedge.dev/schema/config.json', title: 'cityedge box configuration' });
 
 export type SiteConfig = Static<typeof SiteSchema>;
@@ -260,6 +307,9 @@ export type UpstreamConfig = Static<typeof UpstreamSchema>;
 export type ModbusTagConfig = Static<typeof ModbusTagSchema>;
 export type ModbusTcpDeviceConfig = Static<typeof ModbusTcpDeviceSchema>;
 export type ModbusRtuDeviceConfig = Static<typeof ModbusRtuDeviceSchema>;
+export type LorawanDeviceConfig = Static<typeof LorawanDeviceSchema>;
+export type MqttSourceConfig = Static<typeof MqttSourceSchema>;
+export type BrokerConfig = Static<typeof BrokerSchema>;
 export type OpcuaTagConfig = Static<typeof OpcuaTagSchema>;
 export type OpcuaDeviceConfig = Static<typeof OpcuaDeviceSchema>;
 export type DeviceConfig = Static<typeof DeviceSchema>;

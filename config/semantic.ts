@@ -3,7 +3,8 @@
 import { parseModbusAddress, registerSpan, isBitTable } from './modbus-address.ts';
 import { durationMs, byteSize } from './units.ts';
 import { checkExpr } from './expr.ts';
-import type { AlarmConfig, Config, ModbusTagConfig, OpcuaDeviceConfig, OpcuaTagConfig } from './schema.ts';
+import { tagNamesOf } from './tag-names.ts';
+import type { AlarmConfig, Config, LorawanDeviceConfig, ModbusTagConfig, OpcuaDeviceConfig, OpcuaTagConfig } from './schema.ts';
 import type { KeyPath, RawIssue } from './loader.ts';
 
 export function semanticIssues(c: Config): RawIssue[] {
@@ -19,6 +20,12 @@ export function semanticIssues(c: Config): RawIssue[] {
   const tagsByDevice = new Map<string, Set<string>>();
   c.devices.forEach((d, di) => {
     if (d.driver === 'opcua') opcuaDeviceIssues(d, di, add);
+    if (d.driver === 'lorawan') {
+      tagsByDevice.set(d.id, new Set(tagNamesOf(d)));
+      lorawanIssues(d, di, add);
+      if (d.source === 'local' && c.broker === undefined) add(['devices', di, 'source'], 'source local is the box\'s own broker, and the configuration has no broker section', 'add broker: { port: 1883, users: [...] }, or give the network server\'s broker url');
+      return;
+    }
     const names = new Set<string>();
     tagsByDevice.set(d.id, names);
     unique(d.tags.map((t) => t.name), (ti, name) =>
@@ -99,6 +106,13 @@ function rtuLineIssues(c: Config, add: (p: KeyPath, m: string, h?: string) => vo
   });
 }
 
+function lorawanIssues(d: LorawanDeviceConfig, di: number, add: (p: KeyPath, m: string, h?: string) => void): void {
+  unique(d.sensors.map((x) => x.name), (i, name) => add(['devices', di, 'sensors', i, 'name'], `sensor "${name}" appears twice in device "${d.id}"`));
+  unique(d.sensors.map((x) => x.dev_eui.toLowerCase()), (i, eui) => add(['devices', di, 'sensors', i, 'dev_eui'], `DevEUI ${eui} appears twice in device "${d.id}"`));
+  if (d.codec === 'object' && d.fields === undefined) add(['devices', di], 'codec object needs fields: the names to take from the network server\'s decoded object');
+  if (d.codec !== 'object' && d.fields !== undefined) add(['devices', di, 'fields'], `fields applies to codec object; ${d.codec} has its own`);
+}
+
 function opcuaDeviceIssues(d: OpcuaDeviceConfig, di: number, add: (p: KeyPath, m: string, h?: string) => void): void {
   if (d.security_mode === 'None' && d.security_policy !== undefined && d.security_policy !== 'None') {
     add(['devices', di, 'security_policy'], `security_policy ${d.security_policy} needs security_mode Sign or SignAndEncrypt`);
@@ -155,6 +169,7 @@ function checkUnits(c: Config, add: (p: KeyPath, m: string, h?: string) => void)
   };
   c.devices.forEach((d, di) => {
     checkInterval(['devices', di, 'max_interval'], d.max_interval, d.poll_ms);
+    if (d.driver === 'lorawan') return;
     d.tags.forEach((t, ti) => checkInterval(['devices', di, 'tags', ti, 'max_interval'], t.max_interval, d.poll_ms));
   });
 }

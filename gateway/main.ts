@@ -16,10 +16,15 @@ import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
   CodedError, byteSize, durationMs, silentLogger, systemClock, tagPath,
-  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger,
+  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger, type LorawanDeviceConfig, type MessageSource,
 } from './model/index.ts';
 import { ModbusDriver } from '../drivers/modbus/driver.ts';
 import { OpcuaDriver } from '../drivers/opcua/driver.ts';
+import { LorawanDriver } from '../drivers/lorawan/driver.ts';
+import type { IngestStats } from '../drivers/lorawan/router.ts';
+import { sensorFields } from '../config/tag-names.ts';
+import { startBroker, type BrokerStats } from './broker/embedded.ts';
+import { remoteSource } from './broker/remote-source.ts';
 /** For `cityedge browse`: the CLI reaches drivers only through this file. */
 export { browseOpcua } from '../drivers/opcua/browse.ts';
 import { MqttJsonUplink, type UplinkStats } from '../cloud-sync/mqtt-uplink.ts';
@@ -39,20 +44,35 @@ export interface GatewayStatus {
   journal: ReturnType<Journal['stats']>;
   alarms: ReturnType<AlarmEngine['states']>;
   commands: CommandStats;
+  /** The box's broker, and the uplinks of each network-server topic (received, accepted, rejected by reason). */
+  broker?: BrokerStats;
+  ingest: Record<string, IngestStats>;
 }
 
 export interface Gateway {
   status(): GatewayStatus;
   /** Resolves once the HTTP API listens (its URL), or at once without one. */
-  ready(): Promise<{ apiUrl?: string }>;
+  ready(): Promise<{ apiUrl?: string; brokerPort?: number }>;
   stop(): Promise<void>;
 }
 
-export function createDriver(device: DeviceConfig, deps: { clock: Clock; logger: Logger; dataDir: string; trustServers?: boolean }): DeviceDriver {
+export interface DriverDeps {
+  clock: Clock; logger: Logger; dataDir: string; trustServers?: boolean;
+  /** Where pushed messages come from: the box's broker, or a network server's (LoRaWAN devices). */
+  messages?: (source: LorawanDeviceConfig['source']) => { source: MessageSource; key: string };
+}
+
+const NO_MESSAGES = () => ({ key: 'none', source: { subscribe: () => () => {} } });
+
+export function createDriver(device: DeviceConfig, deps: DriverDeps): DeviceDriver {
   switch (device.driver) {
     case 'modbus-tcp':
     case 'modbus-rtu': return new ModbusDriver(device, deps);
     case 'opcua': return new OpcuaDriver(device, deps);
+    case 'lorawan': {
+      const m = (deps.messages ?? NO_MESSAGES)(device.source);
+      return new LorawanDriver(device, { ...deps, source: m.source, sourceKey: m.key, fields: sensorFields(device) });
+    }
     default: throw new CodedError('CE_ERR_DRIVER_UNKNOWN', String((device as { driver: unknown }).driver));
   }
 }
@@ -61,6 +81,8 @@ function rbeSettings(config: Config): Map<string, RbeSetting> {
   const out = new Map<string, RbeSetting>();
   for (const d of config.devices) {
     const deviceMax = d.max_interval !== undefined ? durationMs(d.max_interval) : DEFAULT_MAX_INTERVAL_MS;
+    // Sensors' tags (LoRaWAN) take the device's setting: report on every change.
+    if (d.driver === 'lorawan') continue;
     for (const t of d.tags) {
       out.set(tagPath(d.id, t.name), {
         deadband: t.deadband ?? 0,
@@ -91,8 +113,19 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   setMaxListeners(0, abort.signal);
   const rbe = new ReportByException(rbeSettings(config));
 
+  // The box's own broker, for the site's network server and MQTT sensors.
+  const broker = config.broker ? startBroker(config.broker, { clock, logger, signal: abort.signal }) : undefined;
+  const remotes = new Map<string, ReturnType<typeof remoteSource>>();
+  const messages: DriverDeps['messages'] = (source) => {
+    if (source === 'local') return { key: 'local', source: broker?.source ?? NO_MESSAGES().source };
+    const key = `${source.url}|${source.username ?? ''}`;
+    let r = remotes.get(key);
+    if (!r) { r = remoteSource(source, { clock, logger, signal: abort.signal, clientId: `cityedge-${config.site.id}-ns${remotes.size}` }); remotes.set(key, r); }
+    return { key, source: r };
+  };
+
   const devices = config.devices.filter((d) => d.enabled);
-  const drivers = devices.map((d) => createDriver(d, { clock, logger, dataDir: config.buffer.path, trustServers: deps.trustServers ?? false }));
+  const drivers = devices.map((d) => createDriver(d, { clock, logger, dataDir: config.buffer.path, trustServers: deps.trustServers ?? false, messages }));
   for (const d of drivers) logger.info({ device: d.deviceId, plan: d.readPlan() }, 'read plan');
 
   // Devices that take writes, for the `write` command: their drivers' write, by device id.
@@ -135,6 +168,8 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     journal: journal.stats(),
     alarms: alarms.states(),
     commands: commands.stats(),
+    ...(broker ? { broker: broker.stats() } : {}),
+    ingest: Object.fromEntries(drivers.flatMap((d) => (d instanceof LorawanDriver ? [[d.deviceId, d.stats()]] : []))),
   });
   // The HTTP framework is loaded only for a box that serves the API: memory is the scarce thing here.
   const apiConfig = config.api;
@@ -148,8 +183,8 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   return {
     status,
     ready: async () => {
-      const apiUrl = await api;
-      return apiUrl ? { apiUrl } : {};
+      const [apiUrl, brokerPort] = await Promise.all([api, broker?.ready]);
+      return { ...(apiUrl ? { apiUrl } : {}), ...(brokerPort !== undefined ? { brokerPort } : {}) };
     },
     async stop() {
       abort.abort(new Error('gateway stopping'));
@@ -159,6 +194,8 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await quotaWatch;
       await alarmTicks;
       await api.catch(() => undefined);
+      await broker?.close();
+      await Promise.allSettled([...remotes.values()].map((r) => r.done));
       await journal.close();
       // After the journal's last commit: a state is never saved ahead of its event.
       alarms.flush();

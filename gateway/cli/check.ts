@@ -2,6 +2,7 @@
 // sees before going live how many requests each device costs per scan.
 import { loadConfig, ConfigError } from '../../config/loader.ts';
 import { createDriver } from '../main.ts';
+import { tagNamesOf } from '../../config/tag-names.ts';
 import { silentLogger, systemClock } from '../model/index.ts';
 import { parse } from './args.ts';
 
@@ -33,7 +34,10 @@ export async function main(argv: string[]): Promise<number> {
   out.push('');
   for (const d of config.devices) {
     const driver = createDriver(d, { clock: systemClock, logger: silentLogger, dataDir: config.buffer.path });
-    if (d.driver === 'opcua') {
+    if (d.driver === 'lorawan') {
+      out.push(`device ${d.id} (lorawan, ${d.codec}, ${typeof d.source === 'string' ? 'the box\'s broker' : d.source.url} ${d.topic}): ` +
+        `${d.sensors.length} sensor(s), ${tagNamesOf(d).length} tags${d.lot !== undefined ? `, lot ${d.lot}` : ''}`);
+    } else if (d.driver === 'opcua') {
       out.push(`device ${d.id} (opcua, ${d.mode}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ${d.tags.length} tags`);
     } else {
       const where = d.driver === 'modbus-rtu'

@@ -33,6 +33,9 @@ export const ErrorCodes = {
   CE_ERR_WRITE_FORBIDDEN: { message: 'this tag may not be written', hint: 'only tags marked writable: true in the configuration can be written' },
   CE_ERR_WRITE_RANGE: { message: 'the value is outside what the tag accepts', hint: 'see the tag\'s min, max and data type' },
   CE_ERR_WRITE_REFUSED: { message: 'the device refused the write', hint: 'see the device\'s answer; the tag may be read-only on the device or locked in local mode' },
+  CE_ERR_BROKER_LISTEN: { message: 'the box\'s MQTT broker cannot listen on its address', hint: 'check broker.host and broker.port; another program (a system mosquitto) may hold the port' },
+  CE_ERR_BROKER_REFUSED: { message: 'the box\'s MQTT broker refused a client', hint: 'check the client\'s username, password and topics against broker.users' },
+  CE_ERR_SENSOR_PAYLOAD: { message: 'sensor uplinks were rejected', hint: 'see the counts by reason; check the sensor\'s codec and the network server\'s configuration' },
   CE_ERR_DRIVER_UNKNOWN: { message: 'no driver of that name in this build', hint: 'see docs/config.md for the drivers available' },
 } as const satisfies Record<string, { message: string; hint: string }>;
 

@@ -15,3 +15,4 @@ export * from './command.ts';
 export { parseExpr, exprRefs, evaluateCondition, checkExpr, type Expr } from '../../config/expr.ts';
 export { shortestFloat32 } from './float32.ts';
 export { checkWrite, type WritableTag } from './write-check.ts';
+export * from './messages.ts';
