@@ -10,7 +10,7 @@ t.test('the example loads, frozen', async (t) => {
   const c = loadConfig(file);
   t.equal(c.site.id, 'ps-gongshu-012');
   t.equal(c.buffer.path, join(import.meta.dirname, '..', 'config/examples/data'), 'relative to the config file, not the cwd');
-  t.ok(Object.isFrozen(c) && Object.isFrozen(c.devices[0]) && Object.isFrozen(c.devices[0]!.tags[0]), 'deep-frozen');
+  t.ok(Object.isFrozen(c) && Object.isFrozen(c.devices[0]) && Object.isFrozen((c.devices[0] as { tags: unknown[] }).tags[0]), 'deep-frozen');
   t.throws(() => { (c.devices[0] as { poll_ms: number }).poll_ms = 1; }, TypeError, 'a running gateway cannot have its config changed under it');
 });
 
