@@ -176,6 +176,28 @@ export const LorawanDeviceSchema = Type.Object({
   sensors: Type.Array(SensorSchema, { minItems: 1 }),
 }, { additionalProperties: false });
 
+export const JsonTagSchema = Type.Object({
+  name: Id('tag name, unique within its device'),
+  path: Type.String({ pattern: '^(/[^/]*)+$', description: 'JSON pointer (RFC 6901) into the message: /t, /data/level, /values/0' }),
+  scale: Type.Optional(Type.Number({ description: 'value = raw × scale + offset (numbers only)' })),
+  offset: Type.Optional(Type.Number()),
+  unit: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+  deadband: Type.Optional(Type.Number({ minimum: 0, description: 'publish only when the value moves by more than this' })),
+  max_interval: Type.Optional(Duration),
+}, { additionalProperties: false });
+
+export const MqttDeviceSchema = Type.Object({
+  ...deviceCommon,
+  driver: Type.Literal('mqtt'),
+  source: Type.Union([Type.Literal('local'), MqttSourceSchema], { default: 'local', description: 'local: the box\'s own broker (broker:), or another broker' }),
+  topic: Type.String({ minLength: 1, description: 'the topic (or filter) the sensor publishes its JSON on' }),
+  time_path: Type.Optional(Type.String({ pattern: '^(/[^/]*)+$', description: 'JSON pointer to the reading\'s time (epoch ms, epoch s or ISO 8601); default: time of receipt' })),
+  heartbeat_s: Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 3600 }),
+  missed_heartbeats: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+  tags: Type.Array(JsonTagSchema, { minItems: 1 }),
+}, { additionalProperties: false });
+
 export const BrokerUserSchema = Type.Object({
   username: Type.String({ minLength: 1, maxLength: 64 }),
   password_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the password; the password itself is never stored' }),
@@ -237,6 +259,7 @@ export const DeviceSchemas = {
   'modbus-rtu': ModbusRtuDeviceSchema,
   'opcua': OpcuaDeviceSchema,
   'lorawan': LorawanDeviceSchema,
+  'mqtt': MqttDeviceSchema,
 } as const satisfies Record<string, TSchema>;
 export const DriverNames = Object.keys(DeviceSchemas) as (keyof typeof DeviceSchemas)[];
 
@@ -309,6 +332,7 @@ export type ModbusTcpDeviceConfig = Static<typeof ModbusTcpDeviceSchema>;
 export type ModbusRtuDeviceConfig = Static<typeof ModbusRtuDeviceSchema>;
 export type LorawanDeviceConfig = Static<typeof LorawanDeviceSchema>;
 export type MqttSourceConfig = Static<typeof MqttSourceSchema>;
+export type MqttDeviceConfig = Static<typeof MqttDeviceSchema>;
 export type BrokerConfig = Static<typeof BrokerSchema>;
 export type OpcuaTagConfig = Static<typeof OpcuaTagSchema>;
 export type OpcuaDeviceConfig = Static<typeof OpcuaDeviceSchema>;

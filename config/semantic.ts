@@ -20,6 +20,7 @@ export function semanticIssues(c: Config): RawIssue[] {
   const tagsByDevice = new Map<string, Set<string>>();
   c.devices.forEach((d, di) => {
     if (d.driver === 'opcua') opcuaDeviceIssues(d, di, add);
+    if (d.driver === 'mqtt' && d.source === 'local' && c.broker === undefined) add(['devices', di, 'source'], 'source local is the box\'s own broker, and the configuration has no broker section', 'add broker: { port: 1883, users: [...] }');
     if (d.driver === 'lorawan') {
       tagsByDevice.set(d.id, new Set(tagNamesOf(d)));
       lorawanIssues(d, di, add);
@@ -32,7 +33,7 @@ export function semanticIssues(c: Config): RawIssue[] {
       add(['devices', di, 'tags', ti, 'name'], `tag "${name}" appears twice in device "${d.id}"`, 'tag names are unique within a device'));
     d.tags.forEach((t, ti) => {
       names.add(t.name);
-      const issues = d.driver === 'opcua' ? opcuaTagIssues(t as OpcuaTagConfig) : tagIssues(t as ModbusTagConfig);
+      const issues = d.driver === 'opcua' ? opcuaTagIssues(t as OpcuaTagConfig) : d.driver === 'mqtt' ? [] : tagIssues(t as ModbusTagConfig);
       for (const [key, message, hint] of issues) add(['devices', di, 'tags', ti, key], message, hint);
     });
   });

@@ -16,11 +16,12 @@ import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
   CodedError, byteSize, durationMs, silentLogger, systemClock, tagPath,
-  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger, type LorawanDeviceConfig, type MessageSource,
+  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger, type LorawanDeviceConfig, type MessageSource, type MqttDeviceConfig,
 } from './model/index.ts';
 import { ModbusDriver } from '../drivers/modbus/driver.ts';
 import { OpcuaDriver } from '../drivers/opcua/driver.ts';
 import { LorawanDriver } from '../drivers/lorawan/driver.ts';
+import { MqttJsonDriver, type JsonIngestStats } from '../drivers/mqtt/driver.ts';
 import type { IngestStats } from '../drivers/lorawan/router.ts';
 import { sensorFields } from '../config/tag-names.ts';
 import { startBroker, type BrokerStats } from './broker/embedded.ts';
@@ -46,7 +47,7 @@ export interface GatewayStatus {
   commands: CommandStats;
   /** The box's broker, and the uplinks of each network-server topic (received, accepted, rejected by reason). */
   broker?: BrokerStats;
-  ingest: Record<string, IngestStats>;
+  ingest: Record<string, IngestStats | JsonIngestStats>;
 }
 
 export interface Gateway {
@@ -59,7 +60,7 @@ export interface Gateway {
 export interface DriverDeps {
   clock: Clock; logger: Logger; dataDir: string; trustServers?: boolean;
   /** Where pushed messages come from: the box's broker, or a network server's (LoRaWAN devices). */
-  messages?: (source: LorawanDeviceConfig['source']) => { source: MessageSource; key: string };
+  messages?: (source: LorawanDeviceConfig['source'] | MqttDeviceConfig['source']) => { source: MessageSource; key: string };
 }
 
 const NO_MESSAGES = () => ({ key: 'none', source: { subscribe: () => () => {} } });
@@ -73,6 +74,7 @@ export function createDriver(device: DeviceConfig, deps: DriverDeps): DeviceDriv
       const m = (deps.messages ?? NO_MESSAGES)(device.source);
       return new LorawanDriver(device, { ...deps, source: m.source, sourceKey: m.key, fields: sensorFields(device) });
     }
+    case 'mqtt': return new MqttJsonDriver(device, { ...deps, source: (deps.messages ?? NO_MESSAGES)(device.source).source });
     default: throw new CodedError('CE_ERR_DRIVER_UNKNOWN', String((device as { driver: unknown }).driver));
   }
 }
@@ -169,7 +171,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     alarms: alarms.states(),
     commands: commands.stats(),
     ...(broker ? { broker: broker.stats() } : {}),
-    ingest: Object.fromEntries(drivers.flatMap((d) => (d instanceof LorawanDriver ? [[d.deviceId, d.stats()]] : []))),
+    ingest: Object.fromEntries(drivers.flatMap((d) => (d instanceof LorawanDriver || d instanceof MqttJsonDriver ? [[d.deviceId, d.stats()]] : []))),
   });
   // The HTTP framework is loaded only for a box that serves the API: memory is the scarce thing here.
   const apiConfig = config.api;

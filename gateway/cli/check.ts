@@ -37,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
     if (d.driver === 'lorawan') {
       out.push(`device ${d.id} (lorawan, ${d.codec}, ${typeof d.source === 'string' ? 'the box\'s broker' : d.source.url} ${d.topic}): ` +
         `${d.sensors.length} sensor(s), ${tagNamesOf(d).length} tags${d.lot !== undefined ? `, lot ${d.lot}` : ''}`);
+    } else if (d.driver === 'mqtt') {
+      out.push(`device ${d.id} (mqtt JSON, ${typeof d.source === 'string' ? 'the box\'s broker' : d.source.url} ${d.topic}): ${d.tags.length} tags`);
     } else if (d.driver === 'opcua') {
       out.push(`device ${d.id} (opcua, ${d.mode}), every ${d.poll_ms} ms${d.enabled ? '' : ' [disabled]'}: ${d.tags.length} tags`);
     } else {
