@@ -10,7 +10,7 @@ usage:
   cityedge browse opc.tcp://HOST:PORT [--select REGEX] [--paths] [--user U --password P]
                                     an OPC UA server's variables, and config lines for them
   cityedge demo                     simulators + broker + gateway on loopback
-  cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station, opcua, streetlights)
+  cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station, opcua, streetlights, lorawan)
   cityedge token --user NAME [--role engineer|viewer]
                                     a bearer token for the HTTP API, and its config line
   cityedge --version
