@@ -169,7 +169,7 @@ export const LorawanDeviceSchema = Type.Object({
   topic: Type.String({ minLength: 1, default: 'application/+/device/+/event/up', description: 'uplink topic filter; ChirpStack v4 by default, v3: application/+/device/+/rx' }),
   codec: Enum(SensorCodecs, { description: 'how the frames are decoded; object: the network server decoded them' }),
   fields: Type.Optional(Type.Array(Id('field of the decoded object'), { minItems: 1, description: 'codec object: the fields to take from the object' })),
-  heartbeat_s: Type.Integer({ minimum: 10, maximum: 7 * 86_400, default: 3600, description: 'how often the sensors report at least' }),
+  heartbeat_s: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 86_400, description: 'how often the sensors report at least; default 86400 for manhole monitors, 3600 for the others' })),
   missed_heartbeats: Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'silent for heartbeat_s × this: the sensor is offline and its values bad' }),
   debounce_s: Type.Optional(Type.Number({ minimum: 0, maximum: 3600, description: 'parking: a new occupancy counts after two readings agree or it held this long; default 60 for parking codecs, 0 otherwise' })),
   lot: Type.Optional(Type.String({ description: 'parking lot name: the device also reports free / occupied / unknown bays' })),

@@ -15,6 +15,8 @@ export interface LorawanDriverOptions { clock?: Clock; logger?: Logger; source: 
 
 const PARKING = new Set(['bosch-pls', 'cityedge-parking-v1']);
 const DEFAULT_PARKING_DEBOUNCE_S = 60;
+/** Manhole monitors report every 6–24 h when nothing happens; the others hourly or more. */
+const defaultHeartbeatS = (codec: string) => (codec === 'cityedge-manhole-v1' ? 86_400 : 3600);
 
 interface SensorState {
   name: string;
@@ -48,13 +50,14 @@ export class LorawanDriver implements DeviceDriver {
     this.#log = (o.logger ?? silentLogger).child({ device: d.id });
     this.#fields = o.fields;
     this.#debounceMs = (d.debounce_s ?? (PARKING.has(d.codec) ? DEFAULT_PARKING_DEBOUNCE_S : 0)) * 1000;
-    this.#sensors = d.sensors.map((s) => ({ name: s.name, heartbeatMs: (s.heartbeat_s ?? d.heartbeat_s) * 1000, lastHeard: undefined, online: undefined, occupied: undefined, pending: undefined }));
+    const heartbeatS = d.heartbeat_s ?? defaultHeartbeatS(d.codec);
+    this.#sensors = d.sensors.map((s) => ({ name: s.name, heartbeatMs: (s.heartbeat_s ?? heartbeatS) * 1000, lastHeard: undefined, online: undefined, occupied: undefined, pending: undefined }));
     this.#router = LorawanRouter.acquire(o.sourceKey, o.source, d.topic, { clock: this.#clock, logger: this.#log });
     d.sensors.forEach((s, i) => this.#router.register(s.dev_eui, this, i));
   }
 
   readPlan(): string[] {
-    return [`${this.#d.sensors.length} sensor(s) on ${this.#d.topic}, codec ${this.#d.codec}, offline after ${this.#d.missed_heartbeats} × ${this.#d.heartbeat_s} s of silence`];
+    return [`${this.#d.sensors.length} sensor(s) on ${this.#d.topic}, codec ${this.#d.codec}, offline after ${this.#d.missed_heartbeats} × ${this.#d.heartbeat_s ?? defaultHeartbeatS(this.#d.codec)} s of silence`];
   }
 
   stats(): IngestStats { return this.#router.stats(); }
