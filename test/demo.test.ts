@@ -25,14 +25,21 @@ t.test('cityedge demo runs everything and shows data arriving', async (t) => {
     if (_topic.endsWith('/plc1')) level = m.points?.find((x) => x.tag === 'wet_well_level')?.v ?? level;
   });
   let dissolvedOxygen: unknown;
+  let freeBays: unknown;
+  let loopCurrent: unknown;
   sub.on('message', (topic, p) => {
+    if (topic.endsWith('/telemetry/lot-a')) freeBays = (JSON.parse(p.toString()) as { points: { tag: string; v: unknown }[] }).points.find((x) => x.tag === 'bays_free')?.v ?? freeBays;
+    if (topic.endsWith('/telemetry/cab1')) loopCurrent = (JSON.parse(p.toString()) as { points: { tag: string; v: unknown }[] }).points.find((x) => x.tag === 'loop1_current')?.v ?? loopCurrent;
     if (!topic.endsWith('/telemetry/wwtp')) return;
     const m = JSON.parse(p.toString()) as { points: { tag: string; v: unknown; q: string }[] };
     dissolvedOxygen = m.points.find((x) => x.tag === 'do1' && x.q === 'good')?.v ?? dissolvedOxygen;
   });
-  await sub.subscribeAsync(['cityedge/v1/ps-gongshu-012/telemetry/plc1', 'cityedge/v1/ps-gongshu-012/telemetry/wwtp']);
+  await sub.subscribeAsync(['cityedge/v1/ps-gongshu-012/telemetry/plc1', 'cityedge/v1/ps-gongshu-012/telemetry/wwtp',
+    'cityedge/v1/ps-gongshu-012/telemetry/lot-a', 'cityedge/v1/ps-gongshu-012/telemetry/cab1']);
   await waitFor(() => typeof level === 'number', { what: 'the wet-well level on the demo broker', timeoutMs: 90_000 });
   await waitFor(() => typeof dissolvedOxygen === 'number', { what: 'the sewage plant\'s dissolved oxygen, over OPC UA', timeoutMs: 90_000 });
+  await waitFor(() => typeof loopCurrent === 'number', { what: 'the streetlight cabinet\'s loop current, over Modbus RTU', timeoutMs: 90_000 });
+  await waitFor(() => typeof freeBays === 'number', { what: 'the parking lot\'s free bays, from LoRaWAN uplinks', timeoutMs: 90_000 });
   // The printed HTTP API line works as printed: the token lets an engineer read the alarms.
   const curl = /curl -s -H 'authorization: Bearer (\S+)' (http:\/\/127\.0\.0\.1:\d+)\/api\/alarms/.exec(demo.output());
   t.ok(curl, 'prints how to reach the HTTP API');
