@@ -24,12 +24,15 @@ export class FakeClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const entry = { at: this.#now + ms, resolve };
-      this.#sleepers.push(entry);
-      signal?.addEventListener('abort', () => {
+      // The listener goes when the sleep ends either way: a loop sleeping on one long-lived signal
+      // would otherwise pile up a listener per sleep (and Node's MaxListeners warning with them).
+      const onAbort = () => {
         this.#sleepers = this.#sleepers.filter((s) => s !== entry);
-        reject(signal.reason);
-      }, { once: true });
+        reject(signal!.reason);
+      };
+      const entry = { at: this.#now + ms, resolve: () => { signal?.removeEventListener('abort', onAbort); resolve(); } };
+      this.#sleepers.push(entry);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   /** Moves time forward by ms, waking sleepers as their time comes and letting their code run. */
