@@ -54,20 +54,25 @@ t.test('on a serial line: three controllers read, a dead fourth does not starve 
   t.match(first[3]!.error, { code: 'CE_ERR_MODBUS_TIMEOUT' }, 'the dead one times out');
   t.ok(first[3]!.samples.every((s) => s.quality === 'bad'));
 
-  // Ten seconds of polling every 200 ms, all four at once, as the scheduler would.
+  // Ten seconds of polling every 200 ms, all four at once, as the scheduler would. What is judged is
+  // not speed (the machine may be busy) but starvation: no live controller's scan fails, and the
+  // dead one gets a small share of the line's requests.
+  const scans = [0, 0, 0, 0];
   const good = [0, 0, 0, 0];
   const until = Date.now() + 10_000;
   await Promise.all(drivers.map(async (d, i) => {
     while (Date.now() < until) {
       const r = await d.scan(signal);
+      scans[i]!++;
       if (!r.error) good[i]!++;
       await new Promise((res) => { setTimeout(res, 200); });
     }
   }));
-  const dead = cab.server.unitStats(4).requests;
-  t.ok(good.slice(0, 3).every((n) => n >= 20), `the live controllers kept their rate: ${good.slice(0, 3).join(', ')} good scans in 10 s`);
+  const asked = [1, 2, 3, 4].map((u) => cab.server.unitStats(u).requests);
+  t.same(good.slice(0, 3), scans.slice(0, 3), `every scan of the live controllers read (${good.slice(0, 3).join(', ')} scans)`);
+  t.ok(good.slice(0, 3).every((n) => n >= 5), 'and they kept polling');
   t.equal(good[3], 0);
-  t.ok(dead <= 8, `the dead unit was asked ${dead} times in 10 s, not 50: it is backed off`);
+  t.ok(asked[3]! * 5 <= Math.min(...asked.slice(0, 3)), `the dead unit was asked ${asked[3]} times, each live one ${asked.slice(0, 3).join(', ')}: it is backed off`);
 });
 
 t.test('loops switched and dimmed, read back; refused by the tag and by the device', async (t) => {

@@ -133,7 +133,12 @@ export class RtuBus {
   #destroy(): void {
     const c = this.#client;
     this.#client = undefined;
-    c?.destroy(() => {});
+    if (!c) return;
+    // modbus-serial's destroy fails the waiting requests but leaves a serial port open (its RTU
+    // port has no destroy): the fd, and a read pending on it, would outlive the line. Close it too.
+    const open = c.isOpen;
+    c.destroy(() => {});
+    if (open) c.close(() => {});
   }
 
   /** One unit's view of the line, for the driver: its own open/closed state and timeout. */
