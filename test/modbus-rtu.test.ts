@@ -4,6 +4,7 @@
 import t from 'tap';
 import { parseConfig } from '../config/loader.ts';
 import { ModbusDriver } from '../drivers/modbus/driver.ts';
+import { RtuBus } from '../drivers/modbus/rtu-bus.ts';
 import type { ModbusRtuDeviceConfig, ScanResult } from '../gateway/model/index.ts';
 import { startStreetlightCabinet } from '../simulators/streetlight/index.ts';
 import { ptyPair } from './helpers/socat.ts';
@@ -113,4 +114,21 @@ t.test('RTU over TCP (a serial-to-Ethernet converter)', async (t) => {
   }
   t.equal(await drivers[1]!.write('loop1_dim', 70), 70);
   t.equal(cab.server.unitStats(1).requests > 0 && cab.server.unitStats(2).requests > 0, true, 'both units on one socket');
+});
+
+t.test('a write waiting for the line goes ahead of the polls queued before it', async (t) => {
+  const cab = await startStreetlightCabinet({ tcp: { host: '127.0.0.1', port: 0 }, units: [1, 2, 3], tickMs: 100, responseDelayMs: 30 });
+  t.teardown(() => cab.close());
+  const [dev] = cabinets(`tcp: { host: 127.0.0.1, port: ${(cab.endpoint as { port: number }).port} }`, [1]);
+  // Three devices on one converter: one line, one queue.
+  const units = [1, 2, 3].map((u) => RtuBus.acquire(dev!).unit(u, 1000));
+  t.teardown(() => units.forEach((u) => u.release()));
+  await Promise.all(units.map((u) => u.connect(signal)));
+  // Three cabinets' polls wait on the line (one in flight); then an operator switches a loop.
+  const done: string[] = [];
+  const polls = [0, 1, 2, 0, 1, 2].map((i, n) => units[i]!.read('ir', 0, 8).then(() => done.push(`poll ${n}`)));
+  const write = units[0]!.write('hr', 0, [30]).then(() => done.push('write'));
+  await Promise.all([...polls, write]);
+  t.equal(done.indexOf('write'), 1, `the write went right after the poll already on the line: ${done.join(', ')}`);
+  t.same(done.filter((d) => d !== 'write'), ['poll 0', 'poll 1', 'poll 2', 'poll 3', 'poll 4', 'poll 5'], 'the polls keep their order');
 });
