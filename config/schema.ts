@@ -279,7 +279,7 @@ export const DeviceSchema = Type.Unsafe<Static<typeof DeviceUnion>>({
 export const Severities = ['critical', 'major', 'minor', 'warning', 'info'] as const;
 export const AlarmSchema = Type.Object({
   id: Id('alarm rule id'),
-  tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+\\.[a-z0-9_-]+$', description: 'device.tag' })),
+  tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+\\.[a-z0-9_*-]+$', description: 'device.tag; a * in the tag makes one rule per matching tag (lot-a.*_online)' })),
   device: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+$', description: 'device id: the device of a comm_loss_s rule, or the one a when rule is reported under' })),
   comm_loss_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the device has not answered for this long (s)' })),
   stale_s: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'active when the tag has not changed for this long (s): a heartbeat register' })),

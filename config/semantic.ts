@@ -4,6 +4,7 @@ import { parseModbusAddress, registerSpan, isBitTable } from './modbus-address.t
 import { durationMs, byteSize } from './units.ts';
 import { checkExpr } from './expr.ts';
 import { tagNamesOf } from './tag-names.ts';
+import { tagGlob } from './rule-templates.ts';
 import type { AlarmConfig, Config, LorawanDeviceConfig, ModbusTagConfig, OpcuaDeviceConfig, OpcuaTagConfig } from './schema.ts';
 import type { KeyPath, RawIssue } from './loader.ts';
 
@@ -82,7 +83,9 @@ function alarmIssues(a: AlarmConfig, i: number, tagsByDevice: Map<string, Set<st
   const [device, tag] = a.tag.split('.') as [string, string];
   const tags = tagsByDevice.get(device);
   if (!tags) add(['alarms', i, 'tag'], `no device "${device}"`, devices());
-  else if (!tags.has(tag)) add(['alarms', i, 'tag'], `device "${device}" has no tag "${tag}"`, `its tags: ${[...tags].join(', ')}`);
+  else if (tag.includes('*')) {
+    if (![...tags].some((x) => tagGlob(tag).test(x))) add(['alarms', i, 'tag'], `no tag of device "${device}" matches "${tag}"`, `its tags: ${[...tags].slice(0, 12).join(', ')}${tags.size > 12 ? ', …' : ''}`);
+  } else if (!tags.has(tag)) add(['alarms', i, 'tag'], `device "${device}" has no tag "${tag}"`, `its tags: ${[...tags].join(', ')}`);
 }
 
 type TagIssue = [key: string, message: string, hint?: string];

@@ -10,6 +10,7 @@ import { FileOverrideStore } from '../gateway/alarms/overrides.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
 import type { Sample } from '../gateway/model/index.ts';
 import { alarmHarness, plcConfig, type HarnessOptions } from './helpers/alarm-harness.ts';
+import { parseConfig } from '../config/loader.ts';
 
 const config = plcConfig({
   site: '{ id: ps1, grid: "330105001002101" }',
@@ -251,4 +252,31 @@ t.test('states are saved after the journal commits, at most once a second howeve
   t.equal(saves, 1, 'the next changes wait for the second to pass');
   engine.flush();
   t.equal(saves, 2, 'flush (at stop) writes at once');
+});
+
+t.test('a rule template: one rule for every matching tag of a device', async (t) => {
+  const lot = parseConfig(`
+site: { id: s1 }
+broker: { port: 0 }
+devices:
+  - id: lot-b
+    driver: lorawan
+    codec: cityedge-parking-v1
+    sensors: [ { name: bay1, dev_eui: "00000000000000b1" }, { name: bay2, dev_eui: "00000000000000b2" } ]
+alarms:
+  - { id: bay_silent, tag: "lot-b.*_online", equals: false, severity: minor, message: 车位检测器离线 }
+`, 'lot.yaml');
+  const { engine, events, clock } = alarmHarness(lot);
+  t.same(engine.states().map((s) => s.rule), ['bay_silent@bay1_online', 'bay_silent@bay2_online'], 'one rule per sensor');
+  engine.onSamples([{ tag: 'lot-b.bay2_online', value: false, quality: 'good', ts: clock.now() }]);
+  t.match(events(), [{ rule: 'bay_silent@bay2_online', device: 'lot-b', tag: 'bay2_online', state: 'active', message: '车位检测器离线' }]);
+  t.equal(engine.ack('bay_silent@bay2_online', who).changed, true, 'each acknowledged on its own');
+  t.throws(() => parseConfig(`
+site: { id: s1 }
+broker: { port: 0 }
+devices:
+  - { id: lot-b, driver: lorawan, codec: cityedge-parking-v1, sensors: [ { name: bay1, dev_eui: "00000000000000b1" } ] }
+alarms:
+  - { id: bay_silent, tag: "lot-b.*_offline", equals: true }
+`, 'lot.yaml'), /no tag of device "lot-b" matches "\*_offline"/, 'a template that matches nothing is refused at load');
 });

@@ -4,6 +4,7 @@
 // component code, grid code, event type. What operators and engineers do to alarms (acknowledge,
 // shelve, take out of service, tune) comes in through the methods below, from the command layer.
 import type { Journal } from '../journal/journal.ts';
+import { expandRules } from '../../config/rule-templates.ts';
 import { CodedError, evaluateCondition, type AlarmConfig, type Clock, type Config, type Logger, type Sample } from '../model/index.ts';
 import { FloodWatch, FLOOD_COUNT, FLOOD_WINDOW_MS } from './flood.ts';
 import { nextState, type AlarmInput, type AlarmState } from './lifecycle.ts';
@@ -64,7 +65,7 @@ export class AlarmEngine {
     this.#d = deps;
     this.#log = deps.logger.child({ part: 'alarms' });
     this.#grid = config.site.grid ?? null;
-    this.#configured = new Map(config.alarms.map((a) => [a.id, a]));
+    this.#configured = new Map(expandRules(config).map((a) => [a.id, a]));
     const saved = deps.store.load();
     this.#flood.restore(saved.flood === true);
     const overrides = deps.overrides.load();
