@@ -64,6 +64,7 @@ export interface DriverDeps {
 }
 
 const NO_MESSAGES = () => ({ key: 'none', source: { subscribe: () => () => {} } });
+let instances = 0;
 
 export function createDriver(device: DeviceConfig, deps: DriverDeps): DeviceDriver {
   switch (device.driver) {
@@ -118,9 +119,11 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   // The box's own broker, for the site's network server and MQTT sensors.
   const broker = config.broker ? startBroker(config.broker, { clock, logger, signal: abort.signal }) : undefined;
   const remotes = new Map<string, ReturnType<typeof remoteSource>>();
+  const instance = ++instances;
   const messages: DriverDeps['messages'] = (source) => {
-    if (source === 'local') return { key: 'local', source: broker?.source ?? NO_MESSAGES().source };
-    const key = `${source.url}|${source.username ?? ''}`;
+    // Keys are this gateway's own: two gateways in one process (tests) must not share a router.
+    if (source === 'local') return { key: `${instance}:local`, source: broker?.source ?? NO_MESSAGES().source };
+    const key = `${instance}:${source.url}|${source.username ?? ''}`;
     let r = remotes.get(key);
     if (!r) { r = remoteSource(source, { clock, logger, signal: abort.signal, clientId: `cityedge-${config.site.id}-ns${remotes.size}` }); remotes.set(key, r); }
     return { key, source: r };
