@@ -47,7 +47,8 @@ export async function monitor(
   const groups = new Map<string, MonitoredTag[]>();
   for (const t of tags) {
     const key = `${t.samplingMs}/${t.queueSize}/${t.deadband ?? ''}`;
-    groups.set(key, [...(groups.get(key) ?? []), t]);
+    const g = groups.get(key);
+    if (g) g.push(t); else groups.set(key, [t]);
   }
   for (const group of groups.values()) {
     const { samplingMs, queueSize, deadband } = group[0]!;
