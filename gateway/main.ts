@@ -45,9 +45,12 @@ export interface GatewayStatus {
   journal: ReturnType<Journal['stats']>;
   alarms: ReturnType<AlarmEngine['states']>;
   commands: CommandStats;
-  /** The box's broker, and the uplinks of each network-server topic (received, accepted, rejected by reason). */
+  /** The box's broker. */
   broker?: BrokerStats;
+  /** Per sensor device: its own messages (received, accepted, rejected by reason). */
   ingest: Record<string, IngestStats | JsonIngestStats>;
+  /** Per network-server topic, shared by the LoRaWAN devices on it: also what named no device, or was not an uplink. */
+  ingest_topics: Record<string, IngestStats>;
 }
 
 export interface Gateway {
@@ -78,6 +81,23 @@ export function createDriver(device: DeviceConfig, deps: DriverDeps): DeviceDriv
     case 'mqtt': return new MqttJsonDriver(device, { ...deps, source: (deps.messages ?? NO_MESSAGES)(device.source).source });
     default: throw new CodedError('CE_ERR_DRIVER_UNKNOWN', String((device as { driver: unknown }).driver));
   }
+}
+
+/** One entry per topic, however many devices share it (summed when two sources use one topic name). */
+function topicStats(drivers: readonly DeviceDriver[]): Record<string, IngestStats> {
+  const out: Record<string, IngestStats> = {};
+  const counted = new Set<string>();
+  for (const d of drivers) {
+    if (!(d instanceof LorawanDriver)) continue;
+    const { router, topic, stats } = d.topicStats();
+    if (counted.has(router)) continue;
+    counted.add(router);
+    const o = (out[topic] ??= { received: 0, accepted: 0, rejected: {} });
+    o.received += stats.received;
+    o.accepted += stats.accepted;
+    for (const [r, n] of Object.entries(stats.rejected) as [keyof IngestStats['rejected'], number][]) o.rejected[r] = (o.rejected[r] ?? 0) + n;
+  }
+  return out;
 }
 
 function rbeSettings(config: Config): Map<string, RbeSetting> {
@@ -175,6 +195,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     commands: commands.stats(),
     ...(broker ? { broker: broker.stats() } : {}),
     ingest: Object.fromEntries(drivers.flatMap((d) => (d instanceof LorawanDriver || d instanceof MqttJsonDriver ? [[d.deviceId, d.stats()]] : []))),
+    ingest_topics: topicStats(drivers),
   });
   // The HTTP framework is loaded only for a box that serves the API: memory is the scarce thing here.
   const apiConfig = config.api;

@@ -1,6 +1,8 @@
 // Polls every device on its own interval. Devices start staggered across their interval so fifty
 // of them do not fire in the same millisecond; a scan never overlaps the previous one of its
 // device: one that runs past its slot is counted as an overrun and the missed slots are skipped.
+// A pushed driver may ask for a scan before its slot (it holds many samples); that scan leaves the
+// schedule where it was.
 import type { Clock } from './model/clock.ts';
 import type { DeviceDriver, ScanResult } from './model/driver.ts';
 import type { Logger } from './model/logger.ts';
@@ -53,14 +55,25 @@ export class Scheduler {
     const id = d.driver.deviceId;
     const st = this.#stats.get(id)!;
     let next = firstAt;
+    let woken = false;
+    let interrupt: (() => void) | undefined;
+    d.driver.wakeWith?.(() => { woken = true; interrupt?.(); });
     while (!signal.aborted) {
       const wait = next - this.#clock.now();
-      try {
-        if (wait > 0) await this.#clock.sleep(wait, signal);
-      } catch {
-        break; // aborted
+      if (wait > 0 && !woken) {
+        // Its own controller per sleep, so a wake ends this sleep only, not the gateway's signal.
+        const nap = new AbortController();
+        const stop = () => nap.abort();
+        signal.addEventListener('abort', stop, { once: true });
+        interrupt = stop;
+        await this.#clock.sleep(wait, nap.signal).catch(() => {});
+        interrupt = undefined;
+        signal.removeEventListener('abort', stop);
+        if (signal.aborted) break;
       }
+      woken = false;
       const started = this.#clock.now();
+      const early = started < next;
       let result: ScanResult | undefined;
       try {
         result = await d.driver.scan(signal);
@@ -73,6 +86,7 @@ export class Scheduler {
       const ended = this.#clock.now();
       st.lastScanMs = ended - started;
       if (result) this.#record(id, st, result, ended);
+      if (early) continue;
       next += d.pollMs;
       if (ended > next) {
         const missed = Math.ceil((ended - next) / d.pollMs);

@@ -13,6 +13,8 @@ import { waitFor } from './helpers/wait.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const EUI = ['a840410000000001', 'a840410000000002', 'a840410000000003'];
+/** A second lot on the same network-server topic: its counts must stay its own. */
+const EUI_B = 'a8404100000000b1';
 
 /** A ChirpStack v4 uplink as the network server publishes it. */
 function uplink(devEui: string, fCnt: number, fPort: number, frame: number[]) {
@@ -46,6 +48,13 @@ devices:
     heartbeat_s: 600
     sensors:
 ${EUI.map((e, i) => `      - { name: bay00${i + 1}, dev_eui: "${e}" }`).join('\n')}
+  - id: lot-b
+    driver: lorawan
+    codec: cityedge-parking-v1
+    lot: B区
+    poll_ms: 200
+    debounce_s: 0
+    sensors: [ { name: bay101, dev_eui: "${EUI_B}" } ]
 `, 'lot.yaml');
 
   const points: { tag: string; v: unknown; q: string }[] = [];
@@ -75,6 +84,7 @@ ${EUI.map((e, i) => `      - { name: bay00${i + 1}, dev_eui: "${e}" }`).join('\n
   await ns.publishAsync(topic(EUI[1]!), uplink(EUI[1]!, 6, 1, [0x01, 90]), { qos: 1 }); // short frame
   await ns.publishAsync(topic('ffffffffffffffff'), uplink('ffffffffffffffff', 1, 1, [0x01, 0, 0, 0, 0, 0, 0, 0]), { qos: 1 });
   await ns.publishAsync(topic(EUI[2]!), JSON.stringify({ deviceInfo: { devEui: EUI[2] }, fCnt: 8, fPort: 1, data: '@@not base64@@' }), { qos: 1 });
+  await ns.publishAsync(topic(EUI_B), uplink(EUI_B, 1, 1, [0x01, 80, 0, 0, 0, 0, 0, 0]), { qos: 1 });
 
   const last = (tag: string) => points.filter((p) => p.tag === tag).at(-1)?.v;
   await waitFor(() => last('bays_occupied') === 1 && last('bays_free') === 2, { what: 'the lot summary at the platform', timeoutMs: 60_000 });
@@ -85,8 +95,12 @@ ${EUI.map((e, i) => `      - { name: bay00${i + 1}, dev_eui: "${e}" }`).join('\n
   t.equal(last('bay003_heartbeat_min'), 60);
   t.equal(last('bay001_rssi'), -97, 'the best gateway\'s radio');
   t.equal(last('bays_unknown'), 0);
-  await waitFor(() => Object.values(gw.status().ingest['lot-a']?.rejected ?? {}).reduce((a, b) => a + (b ?? 0), 0) >= 5, { what: 'five rejections counted', timeoutMs: 30_000 });
-  t.match(gw.status().ingest['lot-a'], { accepted: 3, rejected: { duplicate: 1, 'bad json': 1, 'short frame': 1, 'unknown device': 1, 'bad base64': 1 } });
+  const onTopic = () => gw.status().ingest_topics['application/+/device/+/event/up'];
+  await waitFor(() => (onTopic()?.received ?? 0) >= 9, { what: 'all nine messages counted on the topic', timeoutMs: 30_000 });
+  t.same(onTopic(), { received: 9, accepted: 4, rejected: { duplicate: 1, 'bad json': 1, 'short frame': 1, 'unknown device': 1, 'bad base64': 1 } },
+    'the topic counts everything, including what named no device');
+  t.same(gw.status().ingest['lot-a'], { received: 5, accepted: 3, rejected: { duplicate: 1, 'short frame': 1 } }, 'lot A counts its own bays\' uplinks only');
+  t.same(gw.status().ingest['lot-b'], { received: 1, accepted: 1, rejected: {} }, 'and lot B its own');
   t.equal(last('bay001_occupied'), true, 'the duplicate changed nothing');
 
   // The network server's account may publish uplinks, not telemetry of its own invention.

@@ -41,7 +41,7 @@ function setup() {
   const occupied = (samples: { tag: string; value: unknown; quality: string }[], b: string) => samples.filter((s) => s.tag === `lot-b.${b}_occupied`).map((s) => [s.value, s.quality]);
   const count = (samples: { tag: string; value: unknown }[], what: string) => samples.find((s) => s.tag === `lot-b.bays_${what}`)?.value;
   t.teardown(() => driver.close());
-  return { clock, bay, scan, occupied, count };
+  return { clock, driver, bay, scan, occupied, count };
 }
 
 t.test('occupancy: the first reading at once, a change after two agree or 30 s', async (t) => {
@@ -102,4 +102,18 @@ t.test('a silent sensor goes offline after its missed heartbeats, and comes back
   const back = await scan();
   t.match(back.find((x) => x.tag === 'lot-b.bay1_online'), { value: true });
   t.equal(count(back, 'occupied'), 1);
+});
+
+t.test('a flood is handed on when the driver holds 2,000 samples, not at the next poll', async (t) => {
+  const { driver, bay, scan } = setup();
+  // The scheduler's side, as a counter: the driver calls it, once per crossing.
+  let wakes = 0;
+  driver.wakeWith(() => { wakes++; });
+  let n = 0;
+  while (wakes === 0 && n < 10_000) { bay(n % 2 ? '00000000000000b1' : '00000000000000b2', n % 4 < 2 ? 0 : 1); n++; }
+  t.equal(wakes, 1, 'asked for a scan');
+  const held = (await scan()).length;
+  t.ok(held >= 2000 && held < 2020, `it held ${held} samples (${n} uplinks) when it asked`);
+  for (let i = 0; i < 300; i++) bay('00000000000000b1', 0);
+  t.equal(wakes, 1, 'not again until it holds 2,000 more');
 });

@@ -97,3 +97,22 @@ t.test('a driver that throws does not end its loop, and a slow throw is an overr
   t.same(starts, [0, 3000, 4000, 5000], 'the loop goes on, on its grid, with no back-to-back catch-up');
   t.equal(sch.stats().get('buggy')?.overruns, 1);
 });
+
+t.test('a pushed driver that asks for a scan gets one at once, and the grid stays where it was', async (t) => {
+  const clock = new FakeClock(0);
+  const d = fakeDriver('sensors', clock, () => 5);
+  let wake: () => void = () => {};
+  d.driver.wakeWith = (w) => { wake = w; };
+  const ac = new AbortController();
+  const sch = new Scheduler([{ driver: d.driver, pollMs: 1000 }], { clock, logger: silentLogger, onScan: () => {} });
+  sch.start(ac.signal);
+  await clock.advance(300);
+  wake();
+  await clock.advance(0);
+  wake(); // during that scan: one more as soon as it ends (what arrived meanwhile waits no slot)
+  await clock.advance(2800);
+  ac.abort();
+  await sch.stopped();
+  t.same(d.starts, [0, 300, 305, 1000, 2000, 3000], 'woken at 300, again at its end, then 1000, 2000, 3000 as before');
+  t.equal(sch.stats().get('sensors')?.overruns, 0, 'an early scan is no overrun');
+});

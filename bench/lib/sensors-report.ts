@@ -79,7 +79,7 @@ export function printReport(r: ReportInput): void {
     console.log(`    ${int(e.batches)} batches, ${int(e.points)} points (${int(e.sensorPoints)} of sensors, ${int(e.lotPoints)} lot counts, ${int(e.otherPoints)} sensor points with no uplink's time); ` +
       `seq gaps ${e.seqGaps}, redelivered batches ${e.redelivered}, unreadable ${e.malformed}`);
     for (const l of e.lostExamples) console.log(`    lost: ${l}`);
-    if (p.ingestIdentical) console.log(`    NOTE: GET /api/status shows the same ingest counters under each of the ${p.devices} devices (one router per topic): the figures above are one entry, not the sum.`);
+    console.log(`    GET /api/status: the ${p.devices} devices' own accepted counts ${p.ingestAddsUp ? 'added up to' : 'did NOT add up to'} the topic's at every read`);
   }
 
   console.log('');
@@ -105,7 +105,7 @@ export function printReport(r: ReportInput): void {
   }
 
   console.log('');
-  console.log('notes: uplinks/s from the gateway\'s own counters (GET /api/status: ingest.received / accepted) at the window\'s two ends;');
+  console.log('notes: uplinks/s from the gateway\'s own counters (GET /api/status: ingest_topics: received / accepted) at the window\'s two ends;');
   console.log('  points/s: points in telemetry messages that reached a QoS 1 subscriber on Mosquitto during the window. CPU and RSS from');
   console.log('  /proc/PID/stat and /proc/PID/status, sampled every second. The simulator, Mosquitto, aedes and this process share the cores:');
   console.log('  flat out, the uplinks/s are what the gateway took while the simulator offered more, if it did ("published/s" above).');

@@ -4,7 +4,7 @@
 // sensor silent for missed_heartbeats × heartbeat_s turns offline and its values bad; a parking
 // bay's occupancy is debounced; a lot reports its free, occupied and unknown bays.
 import {
-  silentLogger, systemClock, tagPath,
+  HANDOFF_SAMPLES, silentLogger, systemClock, tagPath,
   type Clock, type DeviceDriver, type LorawanDeviceConfig, type Logger, type MessageSource, type Sample, type ScanResult, type Value,
 } from '../../gateway/model/index.ts';
 import { CodecError, decodeFrame, decodeObject, type CodecName } from './codecs/index.ts';
@@ -20,6 +20,8 @@ const defaultHeartbeatS = (codec: string) => (codec === 'cityedge-manhole-v1' ? 
 
 interface SensorState {
   name: string;
+  /** Tag paths by field, built once: every lookup downstream (RBE, alarms, journal) hashes them. */
+  tags: Record<string, string>;
   heartbeatMs: number;
   lastHeard: number | undefined;
   online: boolean | undefined;
@@ -39,6 +41,7 @@ export class LorawanDriver implements DeviceDriver {
   readonly #fields: readonly string[];
   readonly #debounceMs: number;
   #queue: Sample[] = [];
+  #wake: (() => void) | undefined;
   /** A sensor never heard since start is judged silent from here. */
   readonly #startedAt: number;
 
@@ -51,8 +54,11 @@ export class LorawanDriver implements DeviceDriver {
     this.#fields = o.fields;
     this.#debounceMs = (d.debounce_s ?? (PARKING.has(d.codec) ? DEFAULT_PARKING_DEBOUNCE_S : 0)) * 1000;
     const heartbeatS = d.heartbeat_s ?? defaultHeartbeatS(d.codec);
-    this.#sensors = d.sensors.map((s) => ({ name: s.name, heartbeatMs: (s.heartbeat_s ?? heartbeatS) * 1000, lastHeard: undefined, online: undefined, occupied: undefined, pending: undefined }));
-    this.#router = LorawanRouter.acquire(o.sourceKey, o.source, d.topic, { clock: this.#clock, logger: this.#log });
+    this.#sensors = d.sensors.map((s) => ({
+      name: s.name, tags: Object.create(null) as Record<string, string>, heartbeatMs: (s.heartbeat_s ?? heartbeatS) * 1000,
+      lastHeard: undefined, online: undefined, occupied: undefined, pending: undefined,
+    }));
+    this.#router = LorawanRouter.acquire(o.sourceKey, o.source, d.topic, { clock: this.#clock, logger: o.logger ?? silentLogger });
     d.sensors.forEach((s, i) => this.#router.register(s.dev_eui, this, i));
   }
 
@@ -60,7 +66,19 @@ export class LorawanDriver implements DeviceDriver {
     return [`${this.#d.sensors.length} sensor(s) on ${this.#d.topic}, codec ${this.#d.codec}, offline after ${this.#d.missed_heartbeats} × ${this.#d.heartbeat_s ?? defaultHeartbeatS(this.#d.codec)} s of silence`];
   }
 
-  stats(): IngestStats { return this.#router.stats(); }
+  /** This device's sensors' uplinks: received, accepted, refused (duplicates, codec errors). */
+  stats(): IngestStats { return this.#router.statsOf(this); }
+
+  /** The whole topic this device shares with others, including messages that name no device. */
+  topicStats(): { router: string; topic: string; stats: IngestStats } {
+    return { router: this.#router.key, topic: this.#router.topic, stats: this.#router.stats() };
+  }
+
+  wakeWith(wake: () => void): void { this.#wake = wake; }
+
+  #tag(s: SensorState, field: string): string {
+    return s.tags[field] ??= tagPath(this.#d.id, `${s.name}_${field}`);
+  }
 
   onUplink(i: number, u: Uplink): void {
     const s = this.#sensors[i]!;
@@ -79,14 +97,15 @@ export class LorawanDriver implements DeviceDriver {
       }
     } catch (e) {
       if (!(e instanceof CodecError)) throw e;
-      this.#router.rejectDecoded(e.reason === 'bad value' ? 'bad value' : e.reason, `${s.name}: ${e.message}`);
+      this.#router.rejectDecoded(this, e.reason === 'bad value' ? 'bad value' : e.reason, `${s.name}: ${e.message}`);
       return;
     }
     // The radio measurement time when the network server gives one, else now.
     const ts = u.time ?? now;
     s.lastHeard = now;
     const out = this.#queue;
-    const tag = (f: string) => tagPath(this.#d.id, `${s.name}_${f}`);
+    const before = out.length;
+    const tag = (f: string) => this.#tag(s, f);
     if (s.online !== true) { s.online = true; out.push({ tag: tag('online'), value: true, quality: 'good', ts }); }
     for (const [f, v] of Object.entries(fields)) {
       if (f === 'occupied' && PARKING.has(this.#d.codec)) { this.#occupancy(s, v as boolean | null, ts, now); continue; }
@@ -94,6 +113,7 @@ export class LorawanDriver implements DeviceDriver {
     }
     if (u.rssi !== undefined) out.push({ tag: tag('rssi'), value: u.rssi, quality: 'good', ts });
     if (u.snr !== undefined) out.push({ tag: tag('snr'), value: u.snr, quality: 'good', ts });
+    if (before < HANDOFF_SAMPLES && out.length >= HANDOFF_SAMPLES) this.#wake?.();
   }
 
   /**
@@ -101,7 +121,7 @@ export class LorawanDriver implements DeviceDriver {
    * manoeuvring flips a geomagnetic sensor back and forth). Interference is unknown, not a flip.
    */
   #occupancy(s: SensorState, v: boolean | null, ts: number, now: number): void {
-    const tag = tagPath(this.#d.id, `${s.name}_occupied`);
+    const tag = this.#tag(s, 'occupied');
     if (v === null) {
       s.pending = undefined;
       this.#queue.push({ tag, value: s.occupied ?? null, quality: 'uncertain', ts });
@@ -120,7 +140,7 @@ export class LorawanDriver implements DeviceDriver {
 
   #setOccupied(s: SensorState, v: boolean, ts: number): void {
     s.occupied = v;
-    this.#queue.push({ tag: tagPath(this.#d.id, `${s.name}_occupied`), value: v, quality: 'good', ts });
+    this.#queue.push({ tag: this.#tag(s, 'occupied'), value: v, quality: 'good', ts });
   }
 
   async scan(): Promise<ScanResult> {
@@ -136,9 +156,9 @@ export class LorawanDriver implements DeviceDriver {
       if (s.online !== false && now - silentSince > s.heartbeatMs * this.#d.missed_heartbeats) {
         s.online = false;
         s.occupied = undefined;
-        this.#queue.push({ tag: tagPath(this.#d.id, `${s.name}_online`), value: false, quality: 'good', ts: now });
+        this.#queue.push({ tag: this.#tag(s, 'online'), value: false, quality: 'good', ts: now });
         for (const f of this.#fields) {
-          if (f !== 'online') this.#queue.push({ tag: tagPath(this.#d.id, `${s.name}_${f}`), value: null, quality: 'bad', ts: now });
+          if (f !== 'online') this.#queue.push({ tag: this.#tag(s, f), value: null, quality: 'bad', ts: now });
         }
         this.#log.warn({ sensor: s.name }, `sensor ${s.name} silent for ${Math.round((now - silentSince) / 1000)} s: offline`);
       }

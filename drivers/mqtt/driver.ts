@@ -3,7 +3,7 @@
 // the last; a sensor silent past its heartbeats turns bad. A message that is not JSON, or whose
 // values are not what a tag can hold, is rejected and counted; the others read on.
 import {
-  silentLogger, systemClock, tagPath,
+  HANDOFF_SAMPLES, silentLogger, systemClock, tagPath,
   type Clock, type DeviceDriver, type Logger, type MessageSource, type MqttDeviceConfig, type Quality, type Sample, type ScanResult, type Value,
 } from '../../gateway/model/index.ts';
 
@@ -40,6 +40,9 @@ export class MqttJsonDriver implements DeviceDriver {
   readonly #unsubscribe: () => void;
   readonly #s: JsonIngestStats = { received: 0, accepted: 0, rejected: {} };
   #queue: Sample[] = [];
+  #wake: (() => void) | undefined;
+  /** Tag paths built once, in the order of the configured tags. */
+  readonly #paths: readonly string[];
   #lastHeard: number;
   #online: boolean | undefined;
   #loggedAt = -Infinity;
@@ -50,12 +53,15 @@ export class MqttJsonDriver implements DeviceDriver {
     this.#clock = o.clock ?? systemClock;
     this.#log = (o.logger ?? silentLogger).child({ device: d.id });
     this.#lastHeard = this.#clock.now();
+    this.#paths = d.tags.map((t) => tagPath(d.id, t.name));
     this.#unsubscribe = o.source.subscribe(d.topic, (_topic, payload) => this.#receive(payload));
   }
 
   readPlan(): string[] { return [`${this.#d.tags.length} tag(s) from JSON on ${this.#d.topic}, bad after ${this.#d.missed_heartbeats} × ${this.#d.heartbeat_s} s of silence`]; }
 
   stats(): JsonIngestStats { return { ...this.#s, rejected: { ...this.#s.rejected } }; }
+
+  wakeWith(wake: () => void): void { this.#wake = wake; }
 
   #reject(reason: 'bad json' | 'no values', detail: string): void {
     this.#s.rejected[reason] = (this.#s.rejected[reason] ?? 0) + 1;
@@ -72,7 +78,7 @@ export class MqttJsonDriver implements DeviceDriver {
     const now = this.#clock.now();
     const ts = (this.#d.time_path !== undefined ? timeOf(pointer(doc, this.#d.time_path)) : undefined) ?? now;
     const out: Sample[] = [];
-    for (const t of this.#d.tags) {
+    for (const [i, t] of this.#d.tags.entries()) {
       const raw = pointer(doc, t.path);
       if (raw === undefined) continue; // a message may carry some of the tags only
       let value: Value | null = null;
@@ -81,13 +87,15 @@ export class MqttJsonDriver implements DeviceDriver {
       if (typeof raw === 'number' && Number.isFinite(raw)) value = t.scale === undefined && t.offset === undefined ? raw : Number((raw * (t.scale ?? 1) + (t.offset ?? 0)).toPrecision(15));
       else if (typeof raw === 'boolean' || typeof raw === 'string') value = raw;
       else quality = 'bad'; // null, NaN written as null, an object where a reading was expected
-      out.push({ tag: tagPath(this.#d.id, t.name), value, quality, ts });
+      out.push({ tag: this.#paths[i]!, value, quality, ts });
     }
     if (out.length === 0) return this.#reject('no values', `none of the tags' paths in a message on ${this.#d.topic}`);
     this.#s.accepted++;
     this.#lastHeard = now;
     this.#online = true;
-    this.#queue.push(...out);
+    const before = this.#queue.length;
+    for (const s of out) this.#queue.push(s);
+    if (before < HANDOFF_SAMPLES && this.#queue.length >= HANDOFF_SAMPLES) this.#wake?.();
   }
 
   async scan(): Promise<ScanResult> {
@@ -95,7 +103,7 @@ export class MqttJsonDriver implements DeviceDriver {
     if (this.#online !== false && now - this.#lastHeard > this.#d.heartbeat_s * 1000 * this.#d.missed_heartbeats) {
       this.#online = false;
       this.#log.warn(`no message for ${Math.round((now - this.#lastHeard) / 1000)} s: every tag bad`);
-      for (const t of this.#d.tags) this.#queue.push({ tag: tagPath(this.#d.id, t.name), value: null, quality: 'bad', ts: now });
+      for (const tag of this.#paths) this.#queue.push({ tag, value: null, quality: 'bad', ts: now });
     }
     const samples = this.#queue;
     this.#queue = [];

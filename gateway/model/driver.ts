@@ -27,5 +27,15 @@ export interface DeviceDriver {
    * back; resolves with the value the device holds afterwards. Refusals are coded errors.
    */
   write?(tag: string, value: Value): Promise<Value | null>;
+  /**
+   * Drivers fed by pushed messages (sensors): the scheduler hands them a function that starts a
+   * scan now. They call it when what they hold reaches HANDOFF_SAMPLES, so a flood is passed on in
+   * small batches instead of piling up until the next poll (and living long enough to be promoted
+   * to the old generation: 800 MB under a network server replaying its queue, before this).
+   */
+  wakeWith?(wake: () => void): void;
   close(): Promise<void>;
 }
+
+/** Samples a pushed driver holds before it asks for an early scan. */
+export const HANDOFF_SAMPLES = 2000;
