@@ -7,6 +7,9 @@ import type { Clock } from './model/clock.ts';
 import type { DeviceDriver, ScanResult } from './model/driver.ts';
 import type { Logger } from './model/logger.ts';
 
+/** The reason a nap ends early: given, so no DOMException is built for each of hundreds a second. */
+const WOKEN = Symbol('woken');
+
 export interface ScheduledDevice { driver: DeviceDriver; pollMs: number }
 
 export interface DeviceScanStats {
@@ -63,7 +66,7 @@ export class Scheduler {
       if (wait > 0 && !woken) {
         // Its own controller per sleep, so a wake ends this sleep only, not the gateway's signal.
         const nap = new AbortController();
-        const stop = () => nap.abort();
+        const stop = () => nap.abort(WOKEN);
         signal.addEventListener('abort', stop, { once: true });
         interrupt = stop;
         await this.#clock.sleep(wait, nap.signal).catch(() => {});

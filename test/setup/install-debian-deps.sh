@@ -8,6 +8,9 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mbpoll >/dev/null 2>&1 || need+=(mbpoll)
 # socat makes the pseudo-terminal pairs the Modbus RTU tests run a serial line over.
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# VictoriaMetrics accepts the InfluxDB v2 write API: the time-series store the influx upstream and
+# `cityedge ingest` are tested against (Debian's influxdb is 1.6, which does not).
+command -v victoria-metrics >/dev/null 2>&1 || [ -x /usr/bin/victoria-metrics ] || need+=(victoria-metrics)
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 # pymodbus.server imports serial_asyncio; Debian has it only as a Recommends of python3-pymodbus.
 /usr/bin/python3 -c 'import serial_asyncio' >/dev/null 2>&1 || need+=(python3-serial-asyncio)
@@ -26,5 +29,5 @@ if ! apt-get install -y --no-install-recommends "${need[@]}" >/tmp/cityedge-apt.
     echo "apt-get install failed; see /tmp/cityedge-apt.log" >&2; tail -20 /tmp/cityedge-apt.log >&2; exit 1; }
 fi
 # Debian starts a system mosquitto on 1883 after install; tests start their own on free ports.
-if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto >/dev/null 2>&1 || true; fi
+if command -v systemctl >/dev/null 2>&1; then systemctl stop mosquitto victoria-metrics >/dev/null 2>&1 || true; fi
 exit 0
