@@ -6,6 +6,7 @@ import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, ty
 import type { Journal, JournalRecord } from '../gateway/journal/journal.ts';
 import { Backoff, CodedError, RateMeter, type Clock, type CommandHandler, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
 import { offlinePayload, onlinePayload, telemetryJson, topicPrefix, topics } from './json-format.ts';
+import { brokerCaps, isTlsFailure, refusesQos, refusesRetain, sessionOptions, tlsOptions } from './mqtt-connect.ts';
 
 const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
@@ -53,6 +54,12 @@ export class MqttJsonUplink {
   readonly #backoff: Backoff;
   /** Starts as configured; drops to 3.1.1 once if the broker refuses MQTT 5. */
   #protocol: 4 | 5;
+  /** Until a broker says it keeps no retained messages (CONNACK, or refusing a retained will). */
+  #retain = true;
+  /** QoS 1, until a broker refuses a will above its maximum QoS (then it says why at CONNACK). */
+  #willQos: 0 | 1 = 1;
+  /** Capabilities already reported, so a broker that lacks one is said once, not at every reconnect. */
+  readonly #said = new Set<string>();
   readonly #drain: RateMeter;
   readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, inflight: 0, lastError: undefined as string | undefined };
 
@@ -96,8 +103,20 @@ export class MqttJsonUplink {
           retryNow = true;
           return undefined;
         }
+        if (this.#retain && refusesRetain(e)) {
+          this.#retain = false;
+          this.#sayOnce('retain', 'broker keeps no retained messages (CONNACK 0x9A): status and will are sent without retain');
+          retryNow = true;
+          return undefined;
+        }
+        if (this.#willQos === 1 && refusesQos(e)) {
+          this.#willQos = 0;
+          retryNow = true;
+          return undefined;
+        }
         failures++;
-        const err = new CodedError('CE_ERR_UPSTREAM_CONNECT', `${this.#o.upstream.url}: ${(e as Error).message}`);
+        const err = e instanceof CodedError ? e
+          : new CodedError(isTlsFailure(e) ? 'CE_ERR_UPSTREAM_TLS' : 'CE_ERR_UPSTREAM_CONNECT', `${this.#o.upstream.url}: ${(e as Error).message}`);
         this.#s.lastError = err.message;
         // The first failure and then one in ten: a broker down for a day must not fill the disk with logs.
         if (failures === 1 || failures % 10 === 0) this.#log.warn({ code: err.code, failures, backlog: this.#o.journal.backlog(this.id) }, err.message);
@@ -118,24 +137,40 @@ export class MqttJsonUplink {
     }
   }
 
+  #sayOnce(what: string, message: string): void {
+    if (this.#said.has(what)) return;
+    this.#said.add(what);
+    this.#log.warn({ url: this.#o.upstream.url }, message);
+  }
+
   #connect(signal: AbortSignal): Promise<{ client: MqttClient; connack: IConnackPacket }> {
     const u = this.#o.upstream;
+    let tls: IClientOptions;
+    try {
+      tls = tlsOptions(u);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     const opts: IClientOptions = {
       protocolVersion: this.#protocol,
       clientId: u.client_id ?? `cityedge-${this.#o.site.id}-${u.id}`,
       keepalive: u.keepalive_s,
-      clean: true,
+      ...sessionOptions(u, this.#protocol),
+      ...tls,
       reconnectPeriod: 0,
       connectTimeout: 15_000,
       // mqtt-packet otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet ids: 6 MB
       // of heap, measured, for a saving the benchmark cannot see.
       writeCache: false,
-      will: { topic: this.#topics.status, payload: Buffer.from(offlinePayload()), qos: 1, retain: true },
+      will: { topic: this.#topics.status, payload: Buffer.from(offlinePayload()), qos: this.#willQos, retain: this.#retain },
       ...(u.username !== undefined ? { username: u.username } : {}),
       ...(u.password !== undefined ? { password: u.password } : {}),
     };
     return new Promise((resolve, reject) => {
       const client = mqtt.connect(u.url, opts);
+      // Before the CONNACK is handled: a kept session delivers what waited for the box right behind
+      // it, in the same read, and mqtt.js acknowledges a message nobody listened for.
+      this.#listenForCommands(client);
       const fail = (e: Error) => { cleanup(); client.end(true); reject(e); };
       const onClose = () => fail(new Error('connection closed before CONNACK'));
       const onAbort = () => fail(new Error('aborted'));
@@ -163,8 +198,14 @@ export class MqttJsonUplink {
     const { journal, clock } = this.#o;
     this.#s.connected = true;
     this.#s.connects++;
+    const caps = brokerCaps(connack);
+    if (!caps.retain) {
+      this.#retain = false;
+      this.#sayOnce('retain', 'broker keeps no retained messages (CONNACK Retain Available 0): the status is sent without retain; a platform sees it only while subscribed');
+    }
+    if (caps.maxQos === 0) return this.#qos0Broker(client, signal);
     // MQTT 5 §3.2.2.3.3: the broker's Receive Maximum bounds our unacknowledged QoS 1 publishes.
-    const window = Math.max(1, Math.min(this.#o.upstream.inflight, connack.properties?.receiveMaximum ?? Infinity));
+    const window = Math.max(1, Math.min(this.#o.upstream.inflight, caps.receiveMax));
     this.#log.info({ url: this.#o.upstream.url, protocol: this.#protocol, window, backlog: journal.backlog(this.id) }, 'upstream connected');
 
     const link: Link = { open: true, inflight: new Set(), refused: [], wake: () => {} };
@@ -180,8 +221,7 @@ export class MqttJsonUplink {
     // boundary for both, kept by the journal (gateway/journal/cursor.ts).
     const backlogTo = journal.rewind(this.id, clock.now() - LIVE_GRACE_MS);
 
-    this.#listenForCommands(client);
-    const publishStatus = () => client.publish(this.#topics.status, this.#status(), { qos: 1, retain: true });
+    const publishStatus = () => client.publish(this.#topics.status, this.#status(), { qos: 1, retain: this.#retain });
     publishStatus();
     let statusAt = clock.now();
     let full = journal.stats().full;
@@ -209,6 +249,19 @@ export class MqttJsonUplink {
   }
 
   /**
+   * A broker that takes QoS 0 only can acknowledge nothing, and what is not acknowledged is not
+   * deleted: the data stays in the journal, the status says so, and the link is tried again later.
+   */
+  async #qos0Broker(client: MqttClient, signal: AbortSignal): Promise<void> {
+    const err = new CodedError('CE_ERR_UPSTREAM_PUBLISH', `${this.#o.upstream.url}: the broker accepts QoS 0 only (CONNACK Maximum QoS 0); nothing is sent, data stays in the journal`);
+    this.#s.lastError = err.message;
+    this.#sayOnce('qos0', err.message);
+    client.publish(this.#topics.status, this.#status(), { qos: 0, retain: this.#retain });
+    await this.#o.clock.sleep(REFUSED_RETRY_MS, signal).catch(() => {});
+    this.#s.connected = false;
+  }
+
+  /**
    * `…/cmd/{verb}` from this platform. The reply goes straight out on this connection, ahead of any
    * backlog: to the MQTT 5 response topic with the correlation data, else to `…/cmd-result`.
    */
@@ -217,9 +270,9 @@ export class MqttJsonUplink {
     const allowed = this.#o.upstream.commands;
     if (!handler || allowed.length === 0) return;
     const prefix = this.#topics.channel('cmd/');
-    client.subscribe(`${prefix}+`, { qos: 1 }, (err) => {
+    client.once('connect', () => client.subscribe(`${prefix}+`, { qos: 1 }, (err) => {
       if (err) this.#log.error({ code: 'CE_ERR_UPSTREAM_CONNECT' }, `cannot subscribe to ${prefix}+: ${err.message}; commands from this platform will not arrive`);
-    });
+    }));
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
       if (!topic.startsWith(prefix)) return;
       if (packet.retain) {
@@ -233,10 +286,12 @@ export class MqttJsonUplink {
       // (the platform resends with the same id, and gets the stored reply without a second write).
       void handler(topic.slice(prefix.length), payload, { source: `mqtt:${this.id}`, allowed }).then((reply) => {
         if (!client.connected) return;
-        client.publish(to, JSON.stringify(reply), {
-          qos: 1,
-          ...(to === props?.responseTopic && props.correlationData ? { properties: { correlationData: props.correlationData } } : {}),
-        });
+        // A reply outlives its command by no more than the command itself was allowed to wait.
+        const properties = {
+          ...(to === props?.responseTopic && props.correlationData ? { correlationData: props.correlationData } : {}),
+          ...(this.#protocol === 5 && props?.messageExpiryInterval !== undefined ? { messageExpiryInterval: props.messageExpiryInterval } : {}),
+        };
+        client.publish(to, JSON.stringify(reply), { qos: 1, ...(Object.keys(properties).length > 0 ? { properties } : {}) });
       });
     });
   }
@@ -281,7 +336,7 @@ export class MqttJsonUplink {
   /** On a clean shutdown the retained status says offline at once, rather than after the keepalive. */
   async #goodbye(client: MqttClient): Promise<void> {
     const within = (p: Promise<unknown>, ms: number) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
-    await within(client.publishAsync(this.#topics.status, offlinePayload(this.#o.clock.now()), { qos: 1, retain: true }), 2000);
+    await within(client.publishAsync(this.#topics.status, offlinePayload(this.#o.clock.now()), { qos: 1, retain: this.#retain }), 2000);
     // A broker that stopped acknowledging would keep a polite end() waiting for ever.
     await within(client.endAsync(), 2000);
     client.end(true);

@@ -85,6 +85,11 @@ function finish(data: Config, file: string): Config {
   // A relative buffer path is relative to the config file, so the box behaves the same whatever
   // directory the service manager starts it in.
   config.buffer.path = resolve(dirname(config.source), config.buffer.path);
+  // Certificate files likewise: the provisioning puts them next to the config.
+  config.upstreams = (config.upstreams ?? []).map((u) => (u.tls === undefined ? u : {
+    ...u,
+    tls: Object.fromEntries(Object.entries(u.tls).map(([k, v]) => [k, (k === 'ca' || k === 'cert' || k === 'key') && typeof v === 'string' ? resolve(dirname(config.source), v) : v])) as typeof u.tls,
+  }));
   return deepFreeze(config);
 }
 

@@ -64,6 +64,17 @@ export const UpstreamSchema = Type.Object({
     default: [], uniqueItems: true,
     description: 'command verbs this platform may send on …/cmd/{verb}; none by default',
   }),
+  tls: Type.Optional(Type.Object({
+    ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signed the broker certificate (relative to this file); default: the system CAs' })),
+    cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the box\'s client certificate, for mutual TLS; needs key' })),
+    key: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the client certificate\'s private key; needs cert' })),
+    servername: Type.Optional(Type.String({ minLength: 1, description: 'the name the broker certificate must carry (and SNI); default: the URL host' })),
+    verify: Type.Boolean({ default: true, description: 'check the broker certificate; false only in a lab, never on a city network' }),
+  }, { additionalProperties: false, description: 'TLS for mqtts:// (tls://, wss://) upstreams' })),
+  session_expiry_s: Type.Integer({
+    minimum: 0, maximum: 4294967295, default: 0,
+    description: 'MQTT 5 session expiry: how long the broker keeps the command subscription, and commands sent meanwhile, across a disconnect; 0: a new session at each connect',
+  }),
 }, { additionalProperties: false });
 
 export const ModbusTables = ['hr', 'ir', 'co', 'di'] as const;

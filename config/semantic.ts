@@ -14,6 +14,11 @@ export function semanticIssues(c: Config): RawIssue[] {
 
   checkUnits(c, add);
   unique(c.upstreams.map((u) => u.id), (i, id) => add(['upstreams', i, 'id'], `upstream "${id}" is defined twice`, 'give each upstream its own id'));
+  c.upstreams.forEach((u, i) => {
+    if (u.tls === undefined) return;
+    if (!/^(mqtts|tls|wss):\/\//.test(u.url)) add(['upstreams', i, 'tls'], `tls is set but the url ${u.url.split('://')[0]}:// is not encrypted`, 'use mqtts:// (port 8883 by convention), or remove tls');
+    if ((u.tls.cert === undefined) !== (u.tls.key === undefined)) add(['upstreams', i, 'tls', u.tls.cert === undefined ? 'key' : 'cert'], 'a client certificate needs both cert and key', 'give tls.cert and tls.key together');
+  });
   unique(c.devices.map((d) => d.id), (i, id) => add(['devices', i, 'id'], `device "${id}" is defined twice`, 'give each device its own id'));
 
   rtuLineIssues(c, add);

@@ -30,7 +30,7 @@ t.test('telemetry JSON parses to the documented shape', async (t) => {
 });
 
 t.test('topic prefix', async (t) => {
-  const up = { id: 'c', url: 'mqtt://x', format: 'json' as const, protocol_version: 5 as const, keepalive_s: 30, inflight: 1, commands: [] };
+  const up = { id: 'c', url: 'mqtt://x', format: 'json' as const, protocol_version: 5 as const, keepalive_s: 30, inflight: 1, commands: [], session_expiry_s: 0 };
   t.equal(topicPrefix(up, { id: 'ps1' }), 'cityedge/v1/ps1');
   t.equal(topicPrefix({ ...up, topic_prefix: 'city/{site}/edge/' }, { id: 'ps1' }), 'city/ps1/edge');
 });

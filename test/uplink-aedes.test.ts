@@ -25,7 +25,7 @@ t.test('MQTT 3.1.1 broker: fallback, status, telemetry in order, journal emptied
   await sub.subscribeAsync('plat/ps1/#', { qos: 1 });
 
   const journal = new MemoryJournal();
-  const upstream: UpstreamConfig = { id: 'city', url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 4, commands: [], topic_prefix: 'plat/{site}' };
+  const upstream: UpstreamConfig = { id: 'city', url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 4, commands: [], session_expiry_s: 0, topic_prefix: 'plat/{site}' };
   const uplink = new MqttJsonUplink({ upstream, site: { id: 'ps1' }, journal, clock: systemClock, logger: silentLogger, version: '9.9.9' });
   const ac = new AbortController();
   const running = uplink.run(ac.signal);

@@ -46,7 +46,7 @@ t.test('live telemetry and alarms overtake a draining backlog', async (t) => {
   await sub.subscribeAsync(`cityedge/v1/${SITE}/#`, { qos: 1 });
 
   const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', url: broker.url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 32, commands: [] },
+    upstream: { id: 'city', url: broker.url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 32, commands: [], session_expiry_s: 0 },
     site: { id: SITE }, journal, clock: systemClock, logger: silentLogger, version: '0.0.0',
   });
   const ac = new AbortController();

@@ -20,7 +20,7 @@ t.test('MQTT 5 PUBACK "not authorized": counted, kept, and one refused device do
 
   const journal = new MemoryJournal();
   const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', url: broker.url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 4, commands: [] },
+    upstream: { id: 'city', url: broker.url, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 4, commands: [], session_expiry_s: 0 },
     site: { id: 'ps1' }, journal, clock: systemClock, logger: silentLogger, version: '0.0.0',
   });
   const ac = new AbortController();
@@ -49,7 +49,7 @@ t.test('stop returns even when the broker stops acknowledging', async (t) => {
   const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
   const journal = new MemoryJournal();
   const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', url, format: 'json', protocol_version: 4, keepalive_s: 30, inflight: 4, commands: [] },
+    upstream: { id: 'city', url, format: 'json', protocol_version: 4, keepalive_s: 30, inflight: 4, commands: [], session_expiry_s: 0 },
     site: { id: 'ps1' }, journal, clock: systemClock, logger: silentLogger, version: '0.0.0',
   });
   const ac = new AbortController();

@@ -210,7 +210,7 @@ async function roleDrain(): Promise<void> {
   };
   const said: { window?: number; problems: string[] } = { problems: [] };
   const uplink = new MqttJsonUplink({
-    upstream: { id: UPSTREAM, url: flags.url!, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: window, commands: [] },
+    upstream: { id: UPSTREAM, url: flags.url!, format: 'json', protocol_version: 5, keepalive_s: 30, inflight: window, commands: [], session_expiry_s: 0 },
     site: { id: SITE, name: 'cityedge journal benchmark' },
     journal: watched, clock: systemClock, logger: keepingLogger(said), version: 'bench',
   });
