@@ -17,7 +17,10 @@ export function semanticIssues(c: Config): RawIssue[] {
   c.upstreams.forEach((u, i) => {
     if (u.tls === undefined) return;
     if (!/^(mqtts|tls|wss):\/\//.test(u.url)) add(['upstreams', i, 'tls'], `tls is set but the url ${u.url.split('://')[0]}:// is not encrypted`, 'use mqtts:// (port 8883 by convention), or remove tls');
-    if ((u.tls.cert === undefined) !== (u.tls.key === undefined)) add(['upstreams', i, 'tls', u.tls.cert === undefined ? 'key' : 'cert'], 'a client certificate needs both cert and key', 'give tls.cert and tls.key together');
+    if ((u.tls.cert === undefined) !== (u.tls.key === undefined)) {
+      const [given, missing] = u.tls.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
+      add(['upstreams', i, 'tls', given], `tls.${given} is given without tls.${missing}: a client certificate needs both cert and key`, 'give tls.cert and tls.key together, or neither');
+    }
   });
   unique(c.devices.map((d) => d.id), (i, id) => add(['devices', i, 'id'], `device "${id}" is defined twice`, 'give each device its own id'));
 
