@@ -13,6 +13,8 @@ usage:
   cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station, opcua, streetlights, lorawan)
   cityedge token --user NAME [--role engineer|viewer]
                                     a bearer token for the HTTP API, and its config line
+  cityedge ingest --broker URL --influx URL --bucket B [--org O] [--token T] [--group G]
+                                    the platform side: boxes' telemetry from a broker into InfluxDB
   cityedge --version
 `;
 
@@ -23,6 +25,7 @@ const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number
   demo: () => import('./demo.ts'),
   sim: () => import('./sim.ts'),
   token: () => import('./token.ts'),
+  ingest: () => import('./ingest.ts'),
 };
 
 const [verb, ...rest] = process.argv.slice(2);
