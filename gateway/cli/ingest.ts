@@ -8,7 +8,8 @@ import { parse, UsageError } from './args.ts';
 
 const USAGE = `usage: cityedge ingest --broker URL --influx URL --bucket B [--org O] [--token T]
          [--group cityedge-ingest] [--topic "cityedge/v1/+/telemetry/+"] [--client-id ID]
-         [--connections 4] [--session-expiry-s 3600] [--measurement cityedge] [--username U --password P]`;
+         [--connections 4] [--session-expiry-s 3600] [--measurement cityedge] [--username U --password P]
+         [--stats-every-s 10]`;
 
 export async function main(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, {
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     'client-id': { type: 'string' },
     connections: { type: 'string', default: '4' },
     'session-expiry-s': { type: 'string', default: '3600' },
+    'stats-every-s': { type: 'string', default: '10' },
   });
   if (!v.broker || !/^(mqtt|mqtts|tcp|tls|ws|wss):\/\//.test(v.broker)) throw new UsageError(`--broker mqtt://HOST:PORT is required\n${USAGE}`);
   if (!v.influx || !/^https?:\/\//.test(v.influx)) throw new UsageError(`--influx http://HOST:PORT is required\n${USAGE}`);
@@ -28,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(connections) || connections < 1 || connections > 64) throw new UsageError('--connections is 1 to 64');
   const sessionExpiryS = Number(v['session-expiry-s']);
   if (!Number.isInteger(sessionExpiryS) || sessionExpiryS < 0) throw new UsageError('--session-expiry-s is a whole number of seconds');
+  const statsEveryS = Number(v['stats-every-s']);
+  if (!(statsEveryS >= 0.1)) throw new UsageError('--stats-every-s is a number of seconds, 0.1 or more');
   if (/[+#/]/.test(v.group!)) throw new UsageError('--group must not contain +, # or /');
 
   const logger = createLogger();
@@ -42,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   const ac = new AbortController();
   const running = ingest.run(ac.signal);
-  const report = setInterval(() => logger.info({ ...ingest.stats() }, 'ingest'), 10_000);
+  const report = setInterval(() => logger.info({ ...ingest.stats() }, 'ingest'), statsEveryS * 1000);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
