@@ -43,13 +43,24 @@ export const BufferSchema = Type.Object({
   fsync: Enum(['full', 'normal', 'off'] as const, { default: 'full', description: 'full: a commit survives power loss; normal: a process crash only; off: neither' }),
 }, { additionalProperties: false });
 
-export const UpstreamFormats = ['json'] as const;
+export const UpstreamFormats = ['json', 'sparkplug', 'influx'] as const;
+/** A Sparkplug B id: a topic level, so no '/', '+' or '#' (Sparkplug B 3.0 §4.1.1). */
+const SparkplugId = (description: string) => Type.String({ pattern: '^[^/+#\\s]+$', maxLength: 128, description });
 /** Commands the box obeys (docs/commands.md): from an upstream on …/cmd/{verb}, or the HTTP API. */
 export const CommandVerbs = ['set-alarm', 'ack-alarm', 'shelve-alarm', 'unshelve-alarm', 'disable-alarm', 'enable-alarm', 'write'] as const;
 export const UpstreamSchema = Type.Object({
   id: Id('upstream id'),
-  url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss)://', description: 'broker URL, e.g. mqtt://127.0.0.1:1883' }),
-  format: Enum(UpstreamFormats, { default: 'json', description: 'payload format' }),
+  url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss|http|https)://', description: 'broker URL, e.g. mqtt://127.0.0.1:1883; for format influx the server\'s http(s) URL' }),
+  format: Enum(UpstreamFormats, { default: 'json', description: 'json: the topics of docs/mqtt.md; sparkplug: a Sparkplug B 3.0 edge node; influx: InfluxDB v2 write API' }),
+  group_id: Type.Optional(SparkplugId('sparkplug: the group id; default: the site district, else cityedge')),
+  edge_node_id: Type.Optional(SparkplugId('sparkplug: the edge node id; default: the site id')),
+  primary_host_id: Type.Optional(SparkplugId('sparkplug: publish only while this primary host application says it is online (STATE)')),
+  data_qos: Type.Optional(Enum([0, 1] as const, { description: 'sparkplug: QoS of births and data; default 1, so the journal deletes only what the broker acknowledged (the specification says 0)' })),
+  org: Type.Optional(Type.String({ minLength: 1, description: 'influx: the organisation' })),
+  bucket: Type.Optional(Type.String({ minLength: 1, description: 'influx: the bucket (required for influx)' })),
+  token: Type.Optional(Type.String({ minLength: 1, description: 'influx: the API token; never logged' })),
+  measurement: Type.Optional(Type.String({ minLength: 1, description: 'influx: the measurement name; default cityedge' })),
+  batch_points: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'influx: points per write request at most; default 5000' })),
   topic_prefix: Type.Optional(Type.String({
     pattern: '^[^+#/\\s]+(/[^+#/\\s]+)*$',
     description: 'topic levels without wildcards (+ #), spaces or empty levels; {site} is replaced; default cityedge/v1/{site}',

@@ -14,9 +14,10 @@ export function semanticIssues(c: Config): RawIssue[] {
 
   checkUnits(c, add);
   unique(c.upstreams.map((u) => u.id), (i, id) => add(['upstreams', i, 'id'], `upstream "${id}" is defined twice`, 'give each upstream its own id'));
+  c.upstreams.forEach((u, i) => formatIssues(u, i, add));
   c.upstreams.forEach((u, i) => {
     if (u.tls === undefined) return;
-    if (!/^(mqtts|tls|wss):\/\//.test(u.url)) add(['upstreams', i, 'tls'], `tls is set but the url ${u.url.split('://')[0]}:// is not encrypted`, 'use mqtts:// (port 8883 by convention), or remove tls');
+    if (!/^(mqtts|tls|wss|https):\/\//.test(u.url)) add(['upstreams', i, 'tls'], `tls is set but the url ${u.url.split('://')[0]}:// is not encrypted`, 'use mqtts:// (port 8883 by convention), or remove tls');
     if ((u.tls.cert === undefined) !== (u.tls.key === undefined)) {
       const [given, missing] = u.tls.cert === undefined ? ['key', 'cert'] : ['cert', 'key'];
       add(['upstreams', i, 'tls', given], `tls.${given} is given without tls.${missing}: a client certificate needs both cert and key`, 'give tls.cert and tls.key together, or neither');
@@ -189,4 +190,25 @@ function checkUnits(c: Config, add: (p: KeyPath, m: string, h?: string) => void)
 function unique(values: readonly string[], onDuplicate: (index: number, value: string) => void): void {
   const seen = new Set<string>();
   values.forEach((v, i) => { if (seen.has(v)) onDuplicate(i, v); else seen.add(v); });
+}
+
+const ONLY_FOR: Record<string, 'sparkplug' | 'influx'> = {
+  group_id: 'sparkplug', edge_node_id: 'sparkplug', primary_host_id: 'sparkplug', data_qos: 'sparkplug',
+  org: 'influx', bucket: 'influx', token: 'influx', measurement: 'influx', batch_points: 'influx',
+};
+
+/** A key that belongs to another format is a mistake worth naming, not something to ignore. */
+function formatIssues(u: Config['upstreams'][number], i: number, add: (path: KeyPath, message: string, hint?: string) => void): void {
+  const http = /^https?:\/\//.test(u.url);
+  if (u.format === 'influx') {
+    if (!http) add(['upstreams', i, 'url'], `an influx upstream is written to over HTTP, not ${u.url.split('://')[0]}://`, 'give the server\'s URL, e.g. http://127.0.0.1:8086');
+    if (u.bucket === undefined) add(['upstreams', i], 'an influx upstream needs a bucket', 'add bucket: telemetry (and org, token for InfluxDB 2)');
+    if (u.commands.length > 0) add(['upstreams', i, 'commands'], 'an influx upstream sends no commands: the box only writes to it', 'remove commands');
+    if (u.tls !== undefined) add(['upstreams', i, 'tls'], 'tls applies to MQTT upstreams; an influx upstream over https uses the system CAs', 'remove tls; for a private CA start the gateway with NODE_EXTRA_CA_CERTS=ca.pem');
+  } else if (http) {
+    add(['upstreams', i, 'url'], `format ${u.format} publishes to an MQTT broker; ${u.url.split('://')[0]}:// is for format influx`, 'use mqtt:// or mqtts://, or set format: influx');
+  }
+  for (const [key, format] of Object.entries(ONLY_FOR)) {
+    if ((u as Record<string, unknown>)[key] !== undefined && u.format !== format) add(['upstreams', i, key], `${key} applies to format ${format} only`, `remove it, or set format: ${format}`);
+  }
 }

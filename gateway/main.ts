@@ -16,7 +16,7 @@ import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
   CodedError, byteSize, durationMs, silentLogger, systemClock, tagPath,
-  type Clock, type Config, type DeviceConfig, type DeviceDriver, type Logger, type LorawanDeviceConfig, type MessageSource, type MqttDeviceConfig,
+  type Clock, type CommandHandler, type Config, type DeviceConfig, type DeviceDriver, type Logger, type LorawanDeviceConfig, type MessageSource, type MqttDeviceConfig,
 } from './model/index.ts';
 import { ModbusDriver } from '../drivers/modbus/driver.ts';
 import { OpcuaDriver } from '../drivers/opcua/driver.ts';
@@ -29,6 +29,10 @@ import { remoteSource } from './broker/remote-source.ts';
 /** For `cityedge browse`: the CLI reaches drivers only through this file. */
 export { browseOpcua } from '../drivers/opcua/browse.ts';
 import { MqttJsonUplink, type UplinkStats } from '../cloud-sync/mqtt-uplink.ts';
+import { InfluxUplink, type InfluxUplinkStats } from '../cloud-sync/influx-uplink.ts';
+import { SparkplugEdgeNode, type SparkplugStats } from '../cloud-sync/sparkplug/edge-node.ts';
+import type { DeviceSpec } from '../cloud-sync/sparkplug/metrics.ts';
+import { tagNamesOf } from '../config/tag-names.ts';
 import { VERSION } from './version.ts';
 
 export interface GatewayDeps {
@@ -41,7 +45,7 @@ export interface GatewayStatus {
   site: string;
   version: string;
   devices: Record<string, Readonly<DeviceScanStats> & { requestsPerScan: number }>;
-  upstreams: Record<string, UplinkStats>;
+  upstreams: Record<string, UplinkStats | SparkplugStats | InfluxUplinkStats>;
   journal: ReturnType<Journal['stats']>;
   alarms: ReturnType<AlarmEngine['states']>;
   commands: CommandStats;
@@ -81,6 +85,41 @@ export function createDriver(device: DeviceConfig, deps: DriverDeps): DeviceDriv
     case 'mqtt': return new MqttJsonDriver(device, { ...deps, source: (deps.messages ?? NO_MESSAGES)(device.source).source });
     default: throw new CodedError('CE_ERR_DRIVER_UNKNOWN', String((device as { driver: unknown }).driver));
   }
+}
+
+interface Uplink { readonly id: string; run(signal: AbortSignal): Promise<void>; stats(): UplinkStats | SparkplugStats | InfluxUplinkStats }
+
+function createUplink(u: Config['upstreams'][number], config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; onCommand: CommandHandler }): Uplink {
+  const { journal, clock, logger, onCommand } = deps;
+  const site = config.site;
+  switch (u.format) {
+    case 'json': return new MqttJsonUplink({ upstream: u, site, journal, clock, logger, version: VERSION, onCommand });
+    case 'sparkplug': return new SparkplugEdgeNode({
+      upstream: u, site, devices: sparkplugDevices(config), journal, clock, logger, version: VERSION, onCommand, dataDir: config.buffer.path,
+    });
+    case 'influx': {
+      const components = new Map(config.devices.flatMap((d) => (d.component !== undefined ? [[d.id, d.component] as const] : [])));
+      return new InfluxUplink({
+        id: u.id, url: u.url, bucket: u.bucket!, site, journal, clock, logger, componentOf: (device) => components.get(device),
+        ...(u.org !== undefined ? { org: u.org } : {}), ...(u.token !== undefined ? { token: u.token } : {}),
+        ...(u.measurement !== undefined ? { measurement: u.measurement } : {}), ...(u.batch_points !== undefined ? { batchPoints: u.batch_points } : {}),
+      });
+    }
+  }
+}
+
+/** Every device and its tags in configuration order: the Sparkplug aliases follow it. */
+function sparkplugDevices(config: Config): DeviceSpec[] {
+  return config.devices.filter((d) => d.enabled).map((d): DeviceSpec => {
+    switch (d.driver) {
+      case 'modbus-tcp': case 'modbus-rtu':
+        // A scaled register gives fractions: born as Double, whatever its register type.
+        return { id: d.id, tags: d.tags.map((t) => ({ name: t.name, type: t.type, unit: t.unit, writable: t.writable, scaled: t.scale !== undefined || t.offset !== undefined })) };
+      case 'opcua': return { id: d.id, tags: d.tags.map((t) => ({ name: t.name, unit: t.unit, writable: t.writable })) };
+      case 'mqtt': return { id: d.id, tags: d.tags.map((t) => ({ name: t.name, unit: t.unit })) };
+      default: return { id: d.id, tags: tagNamesOf(d).map((name) => ({ name })) };
+    }
+  });
 }
 
 /** One entry per topic, however many devices share it (summed when two sources use one topic name). */
@@ -157,8 +196,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   const writers = new Map(drivers.flatMap((d) => (d.write ? [[d.deviceId, d.write.bind(d)] as const] : [])));
   const { alarms, commands, history, audit } = createAlarms(config, { journal, clock, logger, writers });
 
-  const uplinks = config.upstreams.map((u) =>
-    new MqttJsonUplink({ upstream: u, site: config.site, journal, clock, logger, version: VERSION, onCommand: commands.handle }));
+  const uplinks = config.upstreams.map((u) => createUplink(u, config, { journal, clock, logger, onCommand: commands.handle }));
 
   const scheduler = new Scheduler(
     drivers.map((driver, i) => ({ driver, pollMs: devices[i]!.poll_ms })),

@@ -44,7 +44,7 @@ t.test('a full journal drops the oldest telemetry, counts it, and raises an alar
   await waitFor(() => gw.status().journal.full && gw.status().journal.dropped >= 5, { what: 'the quota forcing drops', timeoutMs: 90_000 });
   const held = gw.status().journal.bytes;
   t.ok(held <= 8_000, `the journal holds ${held} bytes, within its 8 KB quota`);
-  t.ok(gw.status().upstreams.city!.refused > 0, 'the broker refused the telemetry (it stays in the journal)');
+  t.ok((gw.status().upstreams.city as { refused: number }).refused > 0, 'the broker refused the telemetry (it stays in the journal)');
 
   await waitFor(() => alarms.some((a) => a.rule === 'journal_full'), { what: 'the journal_full alarm at the platform', timeoutMs: 60_000 });
   const alarm = alarms.find((a) => a.rule === 'journal_full')!;

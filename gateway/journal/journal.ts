@@ -6,6 +6,8 @@
 // committed records of a device carry consecutive seqs and a consumer that sees a gap knows that
 // something committed was lost (what was lost before its commit never had a seq).
 import type { Sample } from '../model/sample.ts';
+/** A telemetry record's body, read back: for uplinks that re-encode it (line protocol, Sparkplug). */
+export { decodePoints, type StoredPoint } from './points.ts';
 
 /** Alarm events and command replies go before any telemetry backlog (DESIGN.md, Promises). */
 export type Lane = 'priority' | 'telemetry';

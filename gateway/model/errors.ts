@@ -13,6 +13,8 @@ export const ErrorCodes = {
   CE_ERR_SCAN_OVERRUN: { message: 'a scan took longer than its poll interval', hint: 'raise poll_ms, lower the tag count, or bridge gaps with max_gap' },
   CE_ERR_UPSTREAM_CONNECT: { message: 'cannot connect to the upstream broker', hint: 'check the URL, credentials and network; data is kept in the journal meanwhile' },
   CE_ERR_UPSTREAM_TLS: { message: 'the TLS handshake with the upstream failed, or its certificate files cannot be read', hint: 'check tls.ca (the CA that signed the broker), tls.cert / tls.key (the box\'s client certificate), the broker host name against its certificate, and the box\'s clock' },
+  CE_ERR_UPSTREAM_WRITE: { message: 'cannot write to the time-series server; the data is kept in the journal', hint: 'check url, token, org and bucket, and that the server runs; the box retries with backoff' },
+  CE_ERR_UPSTREAM_REJECTED: { message: 'the time-series server refused a record; it was dropped', hint: 'read the server\'s message in the log: usually a field whose type changed; rename the tag or drop the field in the store' },
   CE_ERR_UPSTREAM_PUBLISH: { message: 'the upstream broker refused a publish', hint: 'check the broker ACL for the topic prefix' },
   CE_ERR_JOURNAL_OPEN: { message: 'cannot open the journal file', hint: 'check that buffer.path exists, is writable and has free space' },
   CE_ERR_JOURNAL_LOCKED: { message: 'the journal file is in use by another process', hint: 'stop the other cityedge, or give each gateway its own buffer.path' },
