@@ -12,6 +12,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import { Backoff, RateMeter, type Clock, type Logger } from '../../gateway/model/index.ts';
 import { pointLines, seriesKey, escapeKey } from '../line-protocol.ts';
 import { SeqDedup } from './dedup.ts';
+import { postText } from '../http-post.ts';
 
 export interface IngestOptions {
   broker: string;
@@ -55,13 +56,13 @@ export class Ingest {
   readonly #rate: RateMeter;
   readonly #fieldKeys = new Map<string, string>();
   readonly #s = { connected: 0, messages: 0, duplicates: 0, rejected: 0, refusedByStore: 0, points: 0, writeFailures: 0, lastError: undefined as string | undefined };
-  readonly #writeUrl: string;
+  readonly #writeUrl: URL;
 
   constructor(o: IngestOptions) {
     this.#o = o;
     this.#rate = new RateMeter(o.clock);
     const q = new URLSearchParams({ bucket: o.influx.bucket, precision: 'ms', ...(o.influx.org ? { org: o.influx.org } : {}) });
-    this.#writeUrl = `${o.influx.url.replace(/\/+$/, '')}/api/v2/write?${q}`;
+    this.#writeUrl = new URL(`${o.influx.url.replace(/\/+$/, '')}/api/v2/write?${q}`);
   }
 
   stats(): IngestStats { return { ...this.#s, rate: this.#rate.perSecond() }; }
@@ -150,9 +151,9 @@ export class Ingest {
       let status = 0;
       let text = '';
       try {
-        const res = await fetch(this.#writeUrl, { method: 'POST', headers, body, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) });
+        const res = await postText(this.#writeUrl, headers, body, { timeoutMs: 30_000, signal });
         status = res.status;
-        text = status >= 300 ? (await res.text()).slice(0, 300) : '';
+        text = res.text.slice(0, 300);
         if (status >= 200 && status < 300) return;
       } catch (e) {
         text = (e as Error).message;
