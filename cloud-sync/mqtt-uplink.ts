@@ -180,6 +180,8 @@ export class MqttJsonUplink {
       };
       const onConnect = (connack: IConnackPacket) => {
         cleanup();
+        // From here until the pump adds its own: an 'error' with no listener would end the process.
+        client.on('error', (e: Error) => { this.#s.lastError = e.message; });
         // Nagle's algorithm holds small publishes back for the peer's delayed ACK: with a window of
         // 32 a backlog drained at 14–17 % of what mqtt.js alone reaches; without it 46–54 %
         // (bench:journal). mqtt.js leaves it on.

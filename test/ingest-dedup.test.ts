@@ -38,3 +38,12 @@ t.test('at its limits it forgets towards letting repeats through, never dropping
   t.ok(d.firstTime('s', 'a', 7), 'device a, least recently seen, forgotten once a third device came');
   t.equal(d.devices, 2, 'two devices remembered');
 });
+
+t.test('has() asks without recording: a batch whose write failed is still new when it comes again', async (t) => {
+  const d = new SeqDedup();
+  t.notOk(d.has('s', 'd', 5), 'not seen');
+  t.notOk(d.has('s', 'd', 5), 'asking did not record it');
+  t.ok(d.firstTime('s', 'd', 5), 'recorded once written');
+  t.ok(d.has('s', 'd', 5), 'now a repeat');
+  t.notOk(d.has('s', 'd', 6), 'its neighbour is not');
+});

@@ -26,6 +26,16 @@ export class SeqDedup {
 
   get devices(): number { return this.#keys.size; }
 
+  /** Whether this (site, device, seq) was recorded; asks without recording. */
+  has(site: string, device: string, seq: number): boolean {
+    const r = this.#keys.get(`${site}\u0000${device}`)?.ranges;
+    if (!r) return false;
+    let lo = 0, hi = r.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (r[mid]![0] <= seq) lo = mid + 1; else hi = mid; }
+    const before = r[lo - 1];
+    return before !== undefined && seq <= before[1];
+  }
+
   /** True the first time this (site, device, seq) is offered; false for a repeat. */
   firstTime(site: string, device: string, seq: number): boolean {
     const key = `${site}\u0000${device}`;

@@ -77,12 +77,20 @@ export class Ingest {
     const log = this.#o.logger.child({ session: n });
     while (!signal.aborted) {
       const client = mqtt.connect(this.#o.broker, this.#clientOptions(n));
+      // A write outlives no connection: when it closes, the write stops without a PUBACK, and the
+      // broker gives the message again to whichever session takes it.
+      const conn = new AbortController();
+      const stop = () => conn.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      let connected = false;
       // Called by mqtt.js before it sends the PUBACK: the PUBACK waits for the store.
       client.handleMessage = (packet, done) => {
-        this.#handle(packet as IPublishPacket, signal).then(() => done(), (e: Error) => done(e));
+        this.#handle(packet as IPublishPacket, conn.signal).then(() => done(), (e: Error) => done(e));
       };
       const ended = new Promise<void>((resolve) => {
+        conn.signal.addEventListener('abort', () => resolve(), { once: true });
         client.on('connect', () => {
+          connected = true;
           this.#s.connected++;
           backoff.reset();
           log.info({ broker: this.#o.broker }, 'ingest connected');
@@ -94,11 +102,11 @@ export class Ingest {
           });
         });
         client.on('error', (e) => { this.#s.lastError = e.message; });
-        client.on('close', () => resolve());
-        signal.addEventListener('abort', () => resolve(), { once: true });
+        client.on('close', stop);
       });
       await ended;
-      const wasConnected = client.connected;
+      signal.removeEventListener('abort', stop);
+      const wasConnected = connected;
       if (wasConnected) this.#s.connected--;
       client.end(true);
       if (signal.aborted) break;
@@ -125,9 +133,11 @@ export class Ingest {
     this.#s.messages++;
     const m = parseTelemetry(packet.payload);
     if (!m) { this.#s.rejected++; return; }
-    if (!this.#dedup.firstTime(m.site, m.device, m.seq)) { this.#s.duplicates++; return; }
+    if (this.#dedup.has(m.site, m.device, m.seq)) { this.#s.duplicates++; return; }
     const lines = pointLines(seriesKey(this.#o.influx.measurement, m.site, m.device), m.points as never, this.#fieldKey);
     if (lines.fields > 0) await this.#write(lines.text, signal);
+    // Recorded only once the store has it: a repeat of a batch whose write failed must be written.
+    this.#dedup.firstTime(m.site, m.device, m.seq);
     this.#s.points += lines.fields;
     this.#rate.add(lines.fields);
   }

@@ -159,6 +159,8 @@ export class SparkplugEdgeNode {
       const cleanup = () => { client.off('connect', onConnect).off('error', fail).off('close', onClose); signal.removeEventListener('abort', onAbort); };
       const onConnect = (connack: IConnackPacket) => {
         cleanup();
+        // From here until the pump adds its own: an 'error' with no listener would end the process.
+        client.on('error', (e: Error) => { this.#s.lastError = e.message; });
         (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
         resolve({ client, connack });
       };
