@@ -56,6 +56,8 @@ t.test('mutual TLS: the box with its certificate delivers; the platform reads it
   for (let i = 0; i < 20; i++) journal.append('plc1', [{ tag: 'plc1.level', value: i, quality: 'good', ts: Date.now() }]);
   await waitFor(() => got.length === 20, { what: '20 batches at the platform over TLS', timeoutMs: 60_000 });
   t.same(got.map((m) => m.points[0]!.v), Array.from({ length: 20 }, (_, i) => i), 'every value, in order');
+  // The platform may see a batch before the box has its PUBACK: wait for the acknowledgements.
+  await waitFor(() => journal.backlog('city') === 0, { what: 'all acknowledged by the broker', timeoutMs: 60_000 });
   t.equal(journal.backlog('city'), 0, 'all acknowledged');
   t.equal(uplink.stats().protocol, 5, 'MQTT 5 over TLS');
 });
