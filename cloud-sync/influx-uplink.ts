@@ -5,8 +5,11 @@
 // One HTTP request per batch of journal records; the records are acknowledged only once the
 // server answered 2xx. A failure (refused connection, timeout, 5xx, 429) acknowledges nothing: the
 // cursor is rewound and the same records go again after an exponential backoff with jitter. A
-// request the server refuses as bad (4xx) is split until the refused records are found; those are
-// dropped, counted and logged, so one bad record cannot hold the journal for ever.
+// request the server refuses as bad (4xx) is split in halves to the end, so every record it takes is
+// written and the ones it refuses are found; those are dropped, counted and logged, so one bad
+// device cannot hold the journal for ever. Only when the server takes nothing and has refused more
+// than REFUSALS_IN_A_ROW records since it last took a write is the refusal blamed on its
+// configuration, and the data kept.
 //
 // Its own POST (cloud-sync/http-post.ts) rather than @influxdata/influxdb-client: the client's
 // WriteApi buffers lines and retries on its own timer, so what a flush confirms is not one batch of
@@ -74,8 +77,9 @@ const LINGER_MS = 250;
 /** A server asking for more than this in Retry-After is asked again sooner. */
 const MAX_RETRY_AFTER_MS = 15 * 60_000;
 /**
- * Refused records in a row, with no write accepted in between, after which a refusal is taken for
- * a configuration error (the org, the bucket, the token's rights, a proxy) and the data is kept.
+ * Refused records that may be dropped in a row with no write accepted in between; a batch of which
+ * the server takes nothing and that would go past it is taken for a configuration error (the org,
+ * the bucket, the token's rights, a proxy answering 400) and its data is kept.
  */
 const REFUSALS_IN_A_ROW = 10;
 /** Records read from the journal at a time, at most. */
@@ -94,6 +98,12 @@ type Answer =
 
 /** Why a batch was not delivered; undefined when it was (accepted, or refused and dropped). */
 interface Failure { message: string; retryAfterMs: number; config: boolean }
+
+/** A record the server refused on its own, with the answer that says why. */
+interface Refusal { it: Item; answer: Extract<Answer, { kind: 'refused' }> }
+
+/** What splitting one batch found: whether the server took any part of it, and what it refused. */
+interface Split { accepted: boolean; refused: Refusal[] }
 
 export class InfluxUplink {
   readonly id: string;
@@ -230,21 +240,55 @@ export class InfluxUplink {
   }
 
   /**
-   * Writes the items in one request and acknowledges them on 2xx. A refused request of several
-   * records is written again in halves, so that only the records the server refuses are dropped
-   * (a type conflict is one tag of one device; the rest of the batch is fine). Depth first: a
-   * failure stops it, and what is not acknowledged by then is read again after the rewind.
+   * Writes a batch and acknowledges what the server takes; see #write for the split. The records
+   * it refused are dropped once the split is over, not during it: whether a refusal is the data or
+   * the server's configuration depends on whether the server took anything at all.
+   *
+   * Some part accepted: the server works, the refusals are about those records (a field that
+   * changed type on one device), so they are dropped, and the run of refusals starts again at 0.
+   * Nothing accepted: the same refusals are what a missing org or a proxy answering 400 would give.
+   * They are dropped as long as the records refused since the last accepted write stay within
+   * REFUSALS_IN_A_ROW; past that nothing is dropped and the batch fails (kept, backoff, retried).
    */
   async #deliver(items: Item[], signal: AbortSignal): Promise<Failure | undefined> {
+    const split: Split = { accepted: false, refused: [] };
+    const failure = await this.#write(items, split, signal);
+    // Stopped half way: the refused records found so far are not acknowledged, so the rewind sends
+    // them again with the rest and the next split judges them with everything it finds.
+    if (signal.aborted) return undefined;
+    if (failure) return failure;
+    if (split.refused.length === 0) return undefined;
+    const run = split.accepted ? 0 : this.#refusedInRow + split.refused.length;
+    if (run > REFUSALS_IN_A_ROW) {
+      const { answer } = split.refused[0]!;
+      return { message: `every write is refused (${run} records in a row), kept in the journal (HTTP ${answer.status}: ${answer.message})`, retryAfterMs: 0, config: true };
+    }
+    this.#refusedInRow = run;
+    for (const r of split.refused) this.#drop(r);
+    return undefined;
+  }
+
+  /**
+   * Writes the items in one request and acknowledges them on 2xx. A refused request of several
+   * records is written again in halves, both halves always, so every record the server takes is
+   * written (a type conflict is one tag of one device; the rest of the batch is fine) and each one
+   * it refuses ends in `split.refused`, unacknowledged. Resending a half that holds records already
+   * written is harmless: InfluxDB and VictoriaMetrics keep one point per series and time. A
+   * failure (network, 5xx, 429, 401/403/404) stops the split at once; what was accepted by then
+   * stays acknowledged, the rest is read again after the rewind.
+   */
+  async #write(items: Item[], split: Split, signal: AbortSignal): Promise<Failure | undefined> {
     let body = '';
     for (const it of items) if (it.lines.text) body += body ? `\n${it.lines.text}` : it.lines.text;
-    // Every point of these records was bad: nothing to write, nothing to wait for.
+    // Every point of these records was bad: nothing to write, nothing to wait for. Not an
+    // acceptance: the server said nothing about them.
     if (!body) { this.#ack(items); return undefined; }
 
     const answer = await this.#post(body, signal);
     if (signal.aborted) return undefined;
     switch (answer.kind) {
       case 'accepted': {
+        split.accepted = true;
         this.#refusedInRow = 0;
         this.#s.writtenBatches++;
         for (const it of items) this.#s.writtenPoints += it.lines.fields;
@@ -263,28 +307,24 @@ export class InfluxUplink {
         if (answer.tooLarge) this.#shrink(items, body.length);
         if (items.length > 1) {
           const mid = items.length >>> 1;
-          return (await this.#deliver(items.slice(0, mid), signal)) ?? (await this.#deliver(items.slice(mid), signal));
+          const first = await this.#write(items.slice(0, mid), split, signal);
+          if (first || signal.aborted) return first;
+          return this.#write(items.slice(mid), split, signal);
         }
-        return this.#refused(items[0]!, answer);
+        split.refused.push({ it: items[0]!, answer });
+        return undefined;
       }
     }
   }
 
   /**
-   * One record the server refuses. Dropping it lets the journal move on: a record refused now is
-   * refused on every retry (its field changed type; a value the server cannot take), and holding it
-   * would hold everything behind it until the journal's quota drops the oldest telemetry anyway,
-   * good data first. The cost is that record, counted and logged with the server's reason. But
-   * when the server refuses record after record and accepts nothing in between, the fault is more
-   * likely its configuration (a missing org, a proxy answering 400) than the data: from the tenth
-   * such refusal nothing is dropped until a write is accepted again.
+   * Drops one record the server refused. Dropping it lets the journal move on: a record refused now
+   * is refused on every retry (its field changed type; a value the server cannot take), and holding
+   * it would hold everything behind it until the journal's quota drops the oldest telemetry anyway,
+   * good data first. The cost is that record, counted and logged with the server's reason.
    */
-  #refused(it: Item, answer: Extract<Answer, { kind: 'refused' }>): Failure | undefined {
+  #drop({ it, answer }: Refusal): void {
     const what = `HTTP ${answer.status}: ${answer.message}`;
-    if (this.#refusedInRow >= REFUSALS_IN_A_ROW) {
-      return { message: `every write is refused, kept in the journal (${what})`, retryAfterMs: 0, config: true };
-    }
-    this.#refusedInRow++;
     this.#s.connected = true;
     this.#s.rejectedRecords++;
     this.#s.rejectedPoints += it.rec.count;
@@ -295,7 +335,6 @@ export class InfluxUplink {
       this.#log.error({ code: err.code, device: it.rec.device, seq: it.rec.seq, status: answer.status, rejectedRecords: this.#s.rejectedRecords }, err.message);
     }
     this.#o.journal.ack(this.id, [it.rec.id]);
-    return undefined;
   }
 
   /** 413: the server takes smaller requests. Batches shrink from now on, down to one record. */

@@ -1,6 +1,8 @@
 // The influx upstream against a real VictoriaMetrics (Debian's package), which takes InfluxDB line
 // protocol on /api/v2/write and gives every point back through /api/v1/export: values and
 // timestamps compared exactly, an outage with zero loss, refusals that do not block the journal.
+// VictoriaMetrics never refuses a line, so the rule for refused records (drop what the server
+// refuses, unless it takes nothing at all) is tested against a small write API with no store behind it.
 import t from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -288,6 +290,154 @@ t.test('a batch the server refuses is counted and dropped, and does not block la
   t.equal(s.rejectedRecords, 1, 'and nothing dropped for it');
   t.ok(logs.some((l) => l.level === 'error' && /HTTP 401: unauthorized access/.test(l.msg)), 'a 401 is logged as an error with the server\'s message');
   await expectStored(t, vm, expected, (device) => ({ site: SITE, device }), 'records sent through 429 and 401');
+});
+
+/**
+ * A write API on loopback with no store behind it, answering as InfluxDB 2.x does: `decide` gives
+ * each request's status; the points of the requests answered 204 are kept as `device|field|t`.
+ */
+async function startWriteApi(tt: TT, decide: (body: string) => number) {
+  const answers: { status: number; lines: string[] }[] = [];
+  const points = new Set<string>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const lines = body.split('\n').filter((l) => l !== '');
+      const status = decide(body);
+      answers.push({ status, lines });
+      if (status === 204) for (const l of lines) for (const k of pointsOfLine(l)) points.add(k);
+      const message = status === 400 ? 'partial write: field type conflict: input field "level" on measurement "cityedge" is type string, already exists as type float dropped=1' : `HTTP ${status}`;
+      res.writeHead(status, status === 204 ? {} : { 'content-type': 'application/json' });
+      res.end(status === 204 ? '' : JSON.stringify({ code: 'invalid', message }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, LOOPBACK, r));
+  tt.teardown(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  return { url: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`, answers, points };
+}
+
+/** `cityedge,device=a,site=… level=0.25,flow=1 1700000000123` → `a|level|1700000000123`, `a|flow|…` (names here need no escaping). */
+function pointsOfLine(line: string): string[] {
+  const [series, fields, ts] = line.split(' ');
+  const device = /(?:^|,)device=([^,]+)/.exec(series!)?.[1];
+  return fields!.split(',').map((f) => `${device}|${f.slice(0, f.indexOf('='))}|${ts}`);
+}
+
+/** Journal records of two points (one line) each; returns their ids and the points they hold. */
+function appendRecords(journal: MemoryJournal, device: string, n: number, base: number): { ids: number[]; points: string[] } {
+  const ids: number[] = [];
+  const points: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const ts = base + k;
+    journal.append(device, [{ tag: `${device}.level`, value: k / 4, quality: 'good', ts }, { tag: `${device}.flow`, value: k, quality: 'good', ts }]);
+    ids.push(journal.lastId());
+    points.push(`${device}|level|${ts}`, `${device}|flow|${ts}`);
+  }
+  return { ids, points };
+}
+
+const refusesBad = (body: string): number => (body.includes('device=bad,') ? 400 : 204);
+
+t.test('a device refused record after record at the head of a batch: the split goes on and every other record is written', async (t) => {
+  const api = await startWriteApi(t, refusesBad);
+  const { journal, uplink, logs } = startUplink(t, api.url);
+  const base = Date.now() - 3_600_000;
+  // Appended at once: one request. Fifteen refused records first, more than REFUSALS_IN_A_ROW.
+  const bad = appendRecords(journal, 'bad', 15, base);
+  const good = [appendRecords(journal, 'a', 13, base + 100), appendRecords(journal, 'b', 12, base + 200)].flatMap((r) => r.points);
+
+  await waitFor(() => journal.backlog(UPSTREAM) === 0, { what: 'the journal past the refused device', timeoutMs: 60_000 });
+  t.equal(api.answers[0]?.lines.length, 40, 'the 40 records went in one request first');
+  const missing = good.filter((k) => !api.points.has(k));
+  t.same(missing.slice(0, 5), [], `every one of the ${good.length} good points reached the server`);
+  t.notOk(bad.points.some((k) => api.points.has(k)), 'nothing of the refused device was taken');
+  const s = uplink.stats();
+  t.equal(s.rejectedRecords, 15, 'the 15 refused records counted');
+  t.equal(s.rejectedPoints, 30, 'and their points');
+  t.equal(s.failedWrites, 0, 'the server took part of the batch: no configuration failure, no backoff');
+  t.match(logs.find((l) => l.obj.code === 'CE_ERR_UPSTREAM_REJECTED')?.obj, { device: 'bad', status: 400 }, 'the refusal logged, naming the device');
+});
+
+t.test('a device refused record after record across several batches: dropped as long as the server takes something', async (t) => {
+  const api = await startWriteApi(t, refusesBad);
+  // 20 points: batches of 10 records. The first batch is all refused (10, within the rule), the
+  // second starts with 5 more refused records, where a run over 10 used to stop the upload for good.
+  const { journal, uplink } = startUplink(t, api.url, { batchPoints: 20 });
+  const base = Date.now() - 3_600_000;
+  const bad = appendRecords(journal, 'bad', 15, base);
+  const good = appendRecords(journal, 'a', 25, base + 100).points;
+  // Then the bad device among the others, a third of the records.
+  for (let k = 0; k < 10; k++) {
+    bad.points.push(...appendRecords(journal, 'bad', 1, base + 1000 + k).points);
+    good.push(...appendRecords(journal, 'b', 1, base + 2000 + k).points, ...appendRecords(journal, 'c', 1, base + 3000 + k).points);
+  }
+
+  await waitFor(() => journal.backlog(UPSTREAM) === 0, { what: 'the journal past the refused device', timeoutMs: 60_000 });
+  t.ok(api.answers.every((a) => a.lines.length <= 10), 'no request held more than 10 records: several batches');
+  const missing = good.filter((k) => !api.points.has(k));
+  t.same(missing.slice(0, 5), [], `every one of the ${good.length} good points reached the server`);
+  t.notOk(bad.points.some((k) => api.points.has(k)), 'nothing of the refused device was taken');
+  const s = uplink.stats();
+  t.equal(s.rejectedRecords, 25, 'the 25 refused records counted');
+  t.equal(s.failedWrites, 0, 'no batch failed');
+});
+
+for (const { batchPoints, what } of [{ batchPoints: undefined, what: 'in one batch' }, { batchPoints: 8, what: 'in batches of 4 records' }]) {
+  t.test(`a server that refuses everything (${what}): taken for its configuration, the data kept`, async (t) => {
+    let refuse = true;
+    const api = await startWriteApi(t, () => (refuse ? 400 : 204));
+    const { journal, uplink, logs } = startUplink(t, api.url, { batchPoints });
+    const { points } = appendRecords(journal, 'a', 15, Date.now() - 3_600_000);
+
+    await waitFor(() => uplink.stats().failedWrites >= 2, { what: 'two failed writes', timeoutMs: 60_000 });
+    const s = uplink.stats();
+    t.ok(s.rejectedRecords <= 10, `at most 10 records dropped (${s.rejectedRecords})`);
+    if (batchPoints === undefined) t.equal(s.rejectedRecords, 0, 'one batch refused whole, more than 10 records: nothing dropped');
+    t.equal(journal.backlog(UPSTREAM), 15 - s.rejectedRecords, 'the rest kept in the journal');
+    t.notOk(s.connected, 'not connected');
+    t.match(s.lastError, /every write is refused.*HTTP 400/, `lastError says why: ${s.lastError}`);
+    t.ok(logs.some((l) => l.level === 'error' && l.obj.code === 'CE_ERR_UPSTREAM_WRITE'), 'logged as an error');
+
+    // The configuration fixed: what was kept is written.
+    refuse = false;
+    await waitFor(() => journal.backlog(UPSTREAM) === 0, { what: 'the kept records written', timeoutMs: 90_000 });
+    const written = points.filter((k) => api.points.has(k)).length;
+    t.equal(written, (15 - s.rejectedRecords) * 2, 'every point of the kept records reached the server');
+    t.equal(uplink.stats().rejectedRecords, s.rejectedRecords, 'nothing more dropped');
+  });
+}
+
+t.test('a failure in the middle of a split drops nothing refused so far; the records go again and are judged then', async (t) => {
+  let leafRefusals = 0;
+  let failed = false;
+  let badAckedBeforeFailure = -1;
+  let badIds = new Set<number>();
+  let badAcked = 0;
+  const api = await startWriteApi(t, (body) => {
+    // After two refused records are found: one 503, once.
+    if (leafRefusals >= 2 && !failed) { failed = true; badAckedBeforeFailure = badAcked; return 503; }
+    const status = refusesBad(body);
+    if (status === 400 && !body.includes('\n')) leafRefusals++;
+    return status;
+  });
+  const { journal, uplink } = startUplink(t, api.url);
+  journal.onAck = (ids) => { badAcked += ids.filter((id) => badIds.has(id)).length; };
+  const base = Date.now() - 3_600_000;
+  const bad = appendRecords(journal, 'bad', 3, base);
+  badIds = new Set(bad.ids);
+  const good = appendRecords(journal, 'a', 13, base + 100).points;
+
+  await waitFor(() => journal.backlog(UPSTREAM) === 0, { what: 'the journal drained after the 503', timeoutMs: 60_000 });
+  t.ok(failed, 'the server answered 503 in the middle of the split');
+  t.equal(badAckedBeforeFailure, 0, 'no refused record was dropped before the split was over');
+  t.ok(leafRefusals > 3, `the refused records were sent again after the failure (${leafRefusals} refusals of single records)`);
+  t.equal(badAcked, 3, 'each refused record acknowledged once');
+  const s = uplink.stats();
+  t.equal(s.failedWrites, 1, 'the 503 counted as a failed write');
+  t.equal(s.rejectedRecords, 3, 'each refused record counted once');
+  t.same(good.filter((k) => !api.points.has(k)), [], 'every good point reached the server');
 });
 
 t.test('bad-quality points write no field; uncertain ones are written', async (t) => {
