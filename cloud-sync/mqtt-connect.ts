@@ -72,3 +72,15 @@ export const refusesRetain = (e: unknown): boolean => (e as { code?: unknown }).
 
 /** MQTT 5 reason 0x9B: the will's QoS is above the broker's maximum. */
 export const refusesQos = (e: unknown): boolean => (e as { code?: unknown }).code === 0x9b || /QoS not supported/i.test((e as Error)?.message ?? '');
+
+/**
+ * Bytes of a QoS 1 PUBLISH on the wire (§3.3): fixed header, topic, packet id, properties (MQTT 5),
+ * payload. mqtt.js checks the broker's Maximum Packet Size only on what it receives; a PUBLISH
+ * above it is answered with DISCONNECT 0x95, and the same message sent again after the reconnect
+ * would loop for ever. `propsBytes`: the encoded properties, without their length.
+ */
+export function publishSize(topic: string, payloadBytes: number, protocol: 4 | 5, propsBytes = 0): number {
+  const varint = (n: number) => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4);
+  const remaining = 2 + Buffer.byteLength(topic) + 2 + (protocol === 5 ? varint(propsBytes) + propsBytes : 0) + payloadBytes;
+  return 1 + varint(remaining) + remaining;
+}

@@ -6,7 +6,7 @@ import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, ty
 import type { Journal, JournalRecord } from '../gateway/journal/journal.ts';
 import { Backoff, CodedError, RateMeter, type Clock, type CommandHandler, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
 import { offlinePayload, onlinePayload, telemetryJson, topicPrefix, topics } from './json-format.ts';
-import { brokerCaps, isTlsFailure, refusesQos, refusesRetain, sessionOptions, tlsOptions } from './mqtt-connect.ts';
+import { brokerCaps, isTlsFailure, publishSize, refusesQos, refusesRetain, sessionOptions, tlsOptions } from './mqtt-connect.ts';
 
 const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
@@ -16,9 +16,13 @@ const STATUS_REFRESH_MS = 60_000;
 
 /**
  * The state of one connection: what is in flight, what the broker refused (offered again together,
- * by one timer), how to wake the pump.
+ * by one timer), how to wake the pump, the broker's Maximum Packet Size (CONNACK, MQTT 5 only) and
+ * whether a telemetry batch above it was logged on this connection already.
  */
-interface Link { open: boolean; inflight: Set<number>; refused: { rec: JournalRecord; historical: boolean }[]; wake: () => void }
+interface Link {
+  open: boolean; inflight: Set<number>; refused: { rec: JournalRecord; historical: boolean }[]; wake: () => void;
+  maxPacket: number | undefined; oversizeSaid: boolean;
+}
 
 export interface MqttUplinkOptions {
   upstream: UpstreamConfig;
@@ -39,6 +43,11 @@ export interface UplinkStats {
   published: number;
   acked: number;
   refused: number;
+  /**
+   * Messages not sent because they are larger than the broker's Maximum Packet Size (MQTT 5 CONNACK):
+   * journal records, dropped from the journal so the rest flows, and command replies.
+   */
+  oversize: number;
   inflight: number;
   backlog: number;
   /** Points acknowledged by the broker per second, over the last 10 s. */
@@ -61,7 +70,7 @@ export class MqttJsonUplink {
   /** Capabilities already reported, so a broker that lacks one is said once, not at every reconnect. */
   readonly #said = new Set<string>();
   readonly #drain: RateMeter;
-  readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, inflight: 0, lastError: undefined as string | undefined };
+  readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, oversize: 0, inflight: 0, lastError: undefined as string | undefined };
 
   constructor(opts: MqttUplinkOptions) {
     this.#o = opts;
@@ -205,12 +214,12 @@ export class MqttJsonUplink {
       this.#retain = false;
       this.#sayOnce('retain', 'broker keeps no retained messages (CONNACK Retain Available 0): the status is sent without retain; a platform sees it only while subscribed');
     }
-    if (caps.maxQos === 0) return this.#qos0Broker(client, signal);
+    if (caps.maxQos === 0) return this.#qos0Broker(client, caps.maxPacket, signal);
     // MQTT 5 §3.2.2.3.3: the broker's Receive Maximum bounds our unacknowledged QoS 1 publishes.
     const window = Math.max(1, Math.min(this.#o.upstream.inflight, caps.receiveMax));
     this.#log.info({ url: this.#o.upstream.url, protocol: this.#protocol, window, backlog: journal.backlog(this.id) }, 'upstream connected');
 
-    const link: Link = { open: true, inflight: new Set(), refused: [], wake: () => {} };
+    const link: Link = { open: true, inflight: new Set(), refused: [], wake: () => {}, maxPacket: caps.maxPacket, oversizeSaid: false };
     const wake = () => link.wake();
     const onClose = () => { link.open = false; wake(); };
     client.on('close', onClose);
@@ -223,7 +232,17 @@ export class MqttJsonUplink {
     // boundary for both, kept by the journal (gateway/journal/cursor.ts).
     const backlogTo = journal.rewind(this.id, clock.now() - LIVE_GRACE_MS);
 
-    const publishStatus = () => client.publish(this.#topics.status, this.#status(), { qos: 1, retain: this.#retain });
+    let statusSaid = false;
+    const publishStatus = () => {
+      const status = this.#status();
+      const bytes = publishSize(this.#topics.status, Buffer.byteLength(status), this.#protocol);
+      if (link.maxPacket === undefined || bytes <= link.maxPacket) { client.publish(this.#topics.status, status, { qos: 1, retain: this.#retain }); return; }
+      // Only a broker limit below a couple of hundred bytes gets here; telemetry would not fit either.
+      if (statusSaid) return;
+      statusSaid = true;
+      this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', topic: this.#topics.status, bytes, maxPacket: link.maxPacket },
+        `the status is ${bytes} bytes, above the broker's Maximum Packet Size of ${link.maxPacket} bytes (CONNACK); it is not sent on this connection. Raise the broker's limit (Mosquitto: max_packet_size)`);
+    };
     publishStatus();
     let statusAt = clock.now();
     let full = journal.stats().full;
@@ -254,11 +273,15 @@ export class MqttJsonUplink {
    * A broker that takes QoS 0 only can acknowledge nothing, and what is not acknowledged is not
    * deleted: the data stays in the journal, the status says so, and the link is tried again later.
    */
-  async #qos0Broker(client: MqttClient, signal: AbortSignal): Promise<void> {
+  async #qos0Broker(client: MqttClient, maxPacket: number | undefined, signal: AbortSignal): Promise<void> {
     const err = new CodedError('CE_ERR_UPSTREAM_PUBLISH', `${this.#o.upstream.url}: the broker accepts QoS 0 only (CONNACK Maximum QoS 0); nothing is sent, data stays in the journal`);
     this.#s.lastError = err.message;
     this.#sayOnce('qos0', err.message);
-    client.publish(this.#topics.status, this.#status(), { qos: 0, retain: this.#retain });
+    const status = this.#status();
+    // publishSize counts a QoS 1 packet id this QoS 0 PUBLISH does not have: 2 bytes to spare.
+    if (maxPacket === undefined || publishSize(this.#topics.status, Buffer.byteLength(status), this.#protocol) <= maxPacket) {
+      client.publish(this.#topics.status, status, { qos: 0, retain: this.#retain });
+    }
     await this.#o.clock.sleep(REFUSED_RETRY_MS, signal).catch(() => {});
     this.#s.connected = false;
   }
@@ -272,9 +295,13 @@ export class MqttJsonUplink {
     const allowed = this.#o.upstream.commands;
     if (!handler || allowed.length === 0) return;
     const prefix = this.#topics.channel('cmd/');
-    client.once('connect', () => client.subscribe(`${prefix}+`, { qos: 1 }, (err) => {
-      if (err) this.#log.error({ code: 'CE_ERR_UPSTREAM_CONNECT' }, `cannot subscribe to ${prefix}+: ${err.message}; commands from this platform will not arrive`);
-    }));
+    let maxPacket: number | undefined;
+    client.once('connect', (connack: IConnackPacket) => {
+      maxPacket = brokerCaps(connack).maxPacket;
+      client.subscribe(`${prefix}+`, { qos: 1 }, (err) => {
+        if (err) this.#log.error({ code: 'CE_ERR_UPSTREAM_CONNECT' }, `cannot subscribe to ${prefix}+: ${err.message}; commands from this platform will not arrive`);
+      });
+    });
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
       if (!topic.startsWith(prefix)) return;
       if (packet.retain) {
@@ -293,7 +320,20 @@ export class MqttJsonUplink {
           ...(to === props?.responseTopic && props.correlationData ? { correlationData: props.correlationData } : {}),
           ...(this.#protocol === 5 && props?.messageExpiryInterval !== undefined ? { messageExpiryInterval: props.messageExpiryInterval } : {}),
         };
-        client.publish(to, JSON.stringify(reply), { qos: 1, ...(Object.keys(properties).length > 0 ? { properties } : {}) });
+        const body = JSON.stringify(reply);
+        // Encoded properties (MQTT 5 §3.3.2.3): correlation data is 1 + 2 + its bytes, message expiry 1 + 4.
+        const propsBytes = (properties.correlationData ? 3 + properties.correlationData.length : 0) + (properties.messageExpiryInterval !== undefined ? 5 : 0);
+        const bytes = publishSize(to, Buffer.byteLength(body), this.#protocol, propsBytes);
+        if (maxPacket !== undefined && bytes > maxPacket) {
+          // [MQTT-3.2.2-15]: sent, it would make the broker drop the link (DISCONNECT 0x95). The
+          // command has taken effect all the same; only its reply is lost, and said here.
+          this.#s.oversize++;
+          const err = new CodedError('CE_ERR_UPSTREAM_PUBLISH', `the reply to ${topic} is ${bytes} bytes, above the broker's Maximum Packet Size of ${maxPacket} bytes (CONNACK); not sent. Raise the broker's limit (Mosquitto: max_packet_size)`);
+          this.#s.lastError = err.message;
+          this.#log.error({ code: err.code, topic: to, bytes, maxPacket }, err.message);
+          return;
+        }
+        client.publish(to, body, { qos: 1, ...(Object.keys(properties).length > 0 ? { properties } : {}) });
       });
     });
   }
@@ -304,8 +344,10 @@ export class MqttJsonUplink {
   }
 
   #publish(client: MqttClient, rec: JournalRecord, historical: boolean, link: Link, signal: AbortSignal): void {
-    link.inflight.add(rec.id);
     const { topic, payload } = this.#message(rec, historical);
+    const bytes = publishSize(topic, Buffer.byteLength(payload), this.#protocol);
+    if (link.maxPacket !== undefined && bytes > link.maxPacket) return this.#oversize(rec, bytes, link);
+    link.inflight.add(rec.id);
     this.#s.published++;
     client.publish(topic, payload, { qos: 1 }, (err) => {
       if (!link.open) return; // the next connection sends it again from the journal
@@ -335,13 +377,38 @@ export class MqttJsonUplink {
     });
   }
 
+  /**
+   * A record larger than the broker takes (MQTT 5 §3.2.2.3.6 Maximum Packet Size) is not sent
+   * [MQTT-3.2.2-15]: the broker would answer with DISCONNECT 0x95, and the record, still in the
+   * journal, would go first again after every reconnect, holding back everything behind it. It
+   * cannot be split either: consumers drop duplicates by (site, device, seq), so a second half with
+   * the same seq would be thrown away. It is acknowledged in the journal (dropped), counted, and
+   * logged: telemetry once per connection, alarm events (rare, and they matter) each time.
+   */
+  #oversize(rec: JournalRecord, bytes: number, link: Link): void {
+    this.#o.journal.ack(this.id, [rec.id]);
+    this.#s.oversize++;
+    const telemetry = rec.lane === 'telemetry';
+    const what = telemetry ? `telemetry of ${rec.device} seq ${rec.seq}` : `${rec.channel} event of ${rec.device} seq ${rec.seq}`;
+    const hint = telemetry
+      ? 'Raise the broker\'s limit (Mosquitto: max_packet_size), or split the device\'s tags over two devices entries: a batch carries the tags of one scan that changed, every tag after a start'
+      : 'Raise the broker\'s limit (Mosquitto: max_packet_size)';
+    const err = new CodedError('CE_ERR_UPSTREAM_PUBLISH', `${what} is ${bytes} bytes, above the broker's Maximum Packet Size of ${link.maxPacket} bytes (CONNACK); not sent, dropped from the journal. ${hint}`);
+    this.#s.lastError = err.message;
+    if (telemetry && link.oversizeSaid) return;
+    if (telemetry) link.oversizeSaid = true;
+    this.#log.error({ code: err.code, channel: rec.channel, device: rec.device, seq: rec.seq, bytes, maxPacket: link.maxPacket },
+      telemetry ? `${err.message}. Others on this connection are counted (oversize), not logged` : err.message);
+  }
+
   /** On a clean shutdown the retained status says offline at once, rather than after the keepalive. */
   async #goodbye(client: MqttClient): Promise<void> {
     const within = (p: Promise<unknown>, ms: number) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
     await within(client.publishAsync(this.#topics.status, offlinePayload(this.#o.clock.now()), { qos: 1, retain: this.#retain }), 2000);
-    // A broker that stopped acknowledging would keep a polite end() waiting for ever.
-    await within(client.endAsync(), 2000);
-    client.end(true);
+    // A broker that stopped acknowledging would keep a polite end() waiting for ever; and while it
+    // waits, end(true) is a no-op (mqtt.js: a disconnect is in progress): the socket itself goes.
+    const ended = await within(client.endAsync().then(() => true), 2000);
+    if (ended !== true) client.stream?.destroy();
   }
 }
 

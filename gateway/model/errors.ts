@@ -15,7 +15,7 @@ export const ErrorCodes = {
   CE_ERR_UPSTREAM_TLS: { message: 'the TLS handshake with the upstream failed, or its certificate files cannot be read', hint: 'check tls.ca (the CA that signed the broker), tls.cert / tls.key (the box\'s client certificate), the broker host name against its certificate, and the box\'s clock' },
   CE_ERR_UPSTREAM_WRITE: { message: 'cannot write to the time-series server; the data is kept in the journal', hint: 'check url, token, org and bucket, and that the server runs; the box retries with backoff' },
   CE_ERR_UPSTREAM_REJECTED: { message: 'the time-series server refused a record; it was dropped', hint: 'read the server\'s message in the log: usually a field whose type changed; rename the tag or drop the field in the store' },
-  CE_ERR_UPSTREAM_PUBLISH: { message: 'the upstream broker refused a publish', hint: 'check the broker ACL for the topic prefix' },
+  CE_ERR_UPSTREAM_PUBLISH: { message: 'the upstream broker refused a publish, or it was larger than the broker takes', hint: 'check the broker ACL for the topic prefix; for a message over the broker\'s maximum packet size, raise it (mosquitto: max_packet_size)' },
   CE_ERR_JOURNAL_OPEN: { message: 'cannot open the journal file', hint: 'check that buffer.path exists, is writable and has free space' },
   CE_ERR_JOURNAL_LOCKED: { message: 'the journal file is in use by another process', hint: 'stop the other cityedge, or give each gateway its own buffer.path' },
   CE_ERR_JOURNAL_DAMAGED: { message: 'the journal file was damaged; it was moved aside and what could be read was recovered', hint: 'keep the moved file for analysis; check the disk and the power supply of the box' },
