@@ -6,7 +6,7 @@
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Journal, JournalRecord } from '../../gateway/journal/journal.ts';
 import { Backoff, CodedError, RateMeter, type Clock, type CommandHandler, type Logger, type SiteConfig, type UpstreamConfig } from '../../gateway/model/index.ts';
-import { brokerCaps, isTlsFailure, sessionOptions, tlsOptions } from '../mqtt-connect.ts';
+import { brokerCaps, isTlsFailure, publishSize, sessionOptions, tlsOptions } from '../mqtt-connect.ts';
 import type { UplinkStats } from '../mqtt-uplink.ts';
 import { BdSeqStore, births, MetricCatalogue, ndeath, recordMessages, type DeviceSpec, type Message } from './metrics.ts';
 import { NodeCommands, parseState } from './node-commands.ts';
@@ -17,6 +17,8 @@ const STABLE_LINK_MS = 10_000;
 /** Records appended this long before the connection are the backlog of an outage (is_historical). */
 const LIVE_GRACE_MS = 5_000;
 const QOS0_RETRY_MS = 30_000;
+/** A message the broker refused (PUBACK reason ≥ 0x80) is offered again after this, not in a tight loop. */
+const REFUSED_RETRY_MS = 30_000;
 const GOODBYE_MS = 2_000;
 /** Tahu's JavaScript decoder reads UInt32 only from long_value (payload.ts, EncodeOptions). */
 const ENCODE = { uint32InLongValue: true };
@@ -43,17 +45,34 @@ export interface SparkplugStats extends UplinkStats {
   hostOnline: boolean;
   /** DCMD writes handed to the command handler; NCMD/DCMD/STATE messages that could not be used. */
   writes: number; garbage: number;
+  /** Messages larger than the broker's Maximum Packet Size that could not be split (a birth, one metric): dropped. */
+  oversize: number;
 }
 
 /** A message waiting for a slot in the in-flight window; seq and timestamp are set when it is sent. */
-interface Out { topic: string; payload: SpPayload; ids: number[]; points: number; nbirth?: boolean }
+interface Out { verb: Message['verb']; device: string | undefined; topic: string; payload: SpPayload; ids: number[]; points: number }
 
 /** One connection: what waits, what is in flight, whether the host may be told anything. */
 interface Link {
   client: MqttClient; open: boolean; window: number; qos: 0 | 1; inflight: number; outbox: Out[];
   /** Telemetry with an id up to this is the backlog of an outage: is_historical. */
   backlogTo: number;
-  born: boolean; hostOnline: boolean; rebirth: boolean; hostLeft: boolean; refusedSaid: boolean;
+  born: boolean; hostOnline: boolean; rebirth: boolean; hostLeft: boolean;
+  /** The devices the host holds alive on this connection (metrics.ts, births and recordMessages). */
+  devices: Set<string>;
+  /** CONNACK Maximum Packet Size, if the broker has one. */
+  maxPacket: number | undefined;
+  /**
+   * The broker refused a message: `retry` is set when the wait is over, and the journal is then read
+   * again from what is unacknowledged (after a new birth when a birth or death was refused).
+   */
+  refusal: { waiting: boolean; retry: boolean; rebirth: boolean };
+  /** Devices whose DBIRTH was refused: their records wait in the journal for the retry's births. */
+  unborn: Set<string>;
+  /** Births of the last birth sequence not acknowledged yet: no data goes out before them. */
+  birthsDue: number;
+  /** Aborted when the connection's pump ends, and with it the timers that belong to it. */
+  done: AbortController;
   wake: () => void;
 }
 
@@ -72,7 +91,7 @@ export class SparkplugEdgeNode {
   #seq = 0;
   /** The newest STATE timestamp accepted; older ones are stale. */
   #stateTs: number | undefined;
-  readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, inflight: 0, births: 0, hostOnline: false, lastError: undefined as string | undefined };
+  readonly #s = { connected: false, connects: 0, published: 0, acked: 0, refused: 0, oversize: 0, inflight: 0, births: 0, hostOnline: false, lastError: undefined as string | undefined };
 
   constructor(opts: SparkplugEdgeNodeOptions) {
     this.#o = opts;
@@ -193,7 +212,8 @@ export class SparkplugEdgeNode {
     const waitHost = this.#topics.state !== undefined;
     const link: Link = {
       client, open: true, window: Math.max(1, Math.min(upstream.inflight, caps.receiveMax)), qos, inflight: 0, outbox: [], backlogTo: 0,
-      born: false, hostOnline: !waitHost, rebirth: !waitHost, hostLeft: false, refusedSaid: false, wake: () => {},
+      born: false, hostOnline: !waitHost, rebirth: !waitHost, hostLeft: false, devices: new Set(), maxPacket: caps.maxPacket,
+      refusal: { waiting: false, retry: false, rebirth: false }, unborn: new Set(), birthsDue: 0, done: new AbortController(), wake: () => {},
     };
     this.#s.hostOnline = link.hostOnline;
     const wake = () => link.wake();
@@ -210,22 +230,41 @@ export class SparkplugEdgeNode {
       // Unacknowledged records are offered again; those that waited for this connection are the backlog.
       link.backlogTo = journal.rewind(this.id, clock.now() - LIVE_GRACE_MS);
       while (link.open && !signal.aborted && !link.hostLeft) {
+        // After a refusal, once nothing is in flight: what is not acknowledged is read again (no
+        // duplicates of what is still on its way), after births if the host's view may be wrong.
+        if (link.refusal.retry && link.inflight === 0) {
+          link.refusal.retry = false;
+          // A birth or death not sent yet would be lost with the outbox: births again instead.
+          if (link.outbox.some((o) => o.verb !== 'DDATA' && o.verb !== 'NDATA')) link.refusal.rebirth = true;
+          link.outbox = [];
+          link.backlogTo = journal.rewind(this.id, clock.now() - LIVE_GRACE_MS);
+          if (link.refusal.rebirth) { link.refusal.rebirth = false; link.rebirth = true; }
+          link.unborn.clear();
+        }
         // [tck-id-operational-behavior-data-commands-rebirth-action-1] [tck-id-operational-behavior-data-commands-rebirth-action-2]
         // births go ahead of any data still waiting.
-        if (link.rebirth && link.hostOnline) {
+        if (link.rebirth && link.hostOnline && !link.refusal.retry) {
           link.rebirth = false;
           link.born = true;
           this.#s.births++;
-          link.outbox.unshift(...births(this.#catalogue, this.#bdSeq.current, clock.now()).map((m) => this.#out(m, [], 0)));
+          const msgs = births(this.#catalogue, this.#bdSeq.current, clock.now(), link.devices);
+          // A refused birth is known only from its PUBACK: data waits for them, so that none goes
+          // out for a device the host did not see born. One round trip per birth sequence.
+          link.birthsDue = link.qos === 1 ? msgs.length : 0;
+          link.outbox.unshift(...msgs.map((m) => this.#out(m, [], 0)));
         }
         let read = 0;
-        if (link.born && link.hostOnline && link.outbox.length === 0 && link.inflight < link.window) {
+        if (link.born && link.hostOnline && !link.refusal.retry && link.birthsDue === 0 && link.outbox.length === 0 && link.inflight < link.window) {
           const batch = journal.read(this.id, link.window - link.inflight);
           read = batch.length;
           for (const rec of batch) this.#convert(rec, link);
         }
         let sent = 0;
-        while (link.hostOnline && link.outbox.length > 0 && link.inflight < link.window) { this.#send(link, link.outbox.shift()!); sent++; }
+        while (link.hostOnline && !link.refusal.retry && link.outbox.length > 0 && link.inflight < link.window) {
+          if (link.birthsDue > 0 && !link.outbox[0]!.verb.endsWith('BIRTH')) break;
+          this.#send(link, link.outbox.shift()!);
+          sent++;
+        }
         this.#s.inflight = link.inflight;
         if (read === 0 && sent === 0) await new Promise<void>((r) => { link.wake = r; });
       }
@@ -237,6 +276,7 @@ export class SparkplugEdgeNode {
       client.off('close', onClose);
       client.off('message', onMessage);
       link.wake = () => {};
+      link.done.abort();
       Object.assign(this.#s, { connected: false, hostOnline: false, inflight: 0 });
       if (!signal.aborted && !link.hostLeft) this.#log.warn({ backlog: journal.backlog(this.id) }, 'sparkplug: connection lost; keeping data in the journal');
     }
@@ -283,7 +323,9 @@ export class SparkplugEdgeNode {
 
   /** A record into messages for the host; a record that means nothing to it is acknowledged at once. */
   #convert(rec: JournalRecord, link: Link): void {
-    const msgs = recordMessages(this.#catalogue, rec, rec.id <= link.backlogTo, this.#o.clock.now(), (key, m) => this.#sayOnce(key, m));
+    // Not acknowledged: read again after the retry's rewind, behind the device's new DBIRTH.
+    if (link.unborn.has(rec.device) && rec.channel === 'telemetry') return;
+    const msgs = recordMessages(this.#catalogue, rec, rec.id <= link.backlogTo, this.#o.clock.now(), link.devices, (key, m) => this.#sayOnce(key, m));
     if (msgs.length === 0) return this.#o.journal.ack(this.id, [rec.id]);
     // The record is acknowledged with its last message (DDATA, DDEATH, NDATA).
     msgs.forEach((m, i) => link.outbox.push(this.#out(m, i === msgs.length - 1 ? [rec.id] : [], rec.count)));
@@ -291,13 +333,13 @@ export class SparkplugEdgeNode {
 
   #out(m: Message, ids: number[], points: number): Out {
     const topic = m.device === undefined ? this.#topics.node(m.verb as NodeVerb) : this.#topics.device(m.verb as DeviceVerb, m.device);
-    return { topic, payload: m.payload, ids, points: ids.length > 0 ? points : 0, ...(m.verb === 'NBIRTH' ? { nbirth: true } : {}) };
+    return { verb: m.verb, device: m.device, topic, payload: m.payload, ids, points: ids.length > 0 ? points : 0 };
   }
 
   #send(link: Link, out: Out): void {
     // [tck-id-topics-nbirth-seq-num] NBIRTH is 0; then one more per message, 255 wrapping to 0
     // [tck-id-payloads-sequence-num-incrementing] [tck-id-payloads-dbirth-seq-inc] [tck-id-payloads-ddata-seq-inc] [tck-id-payloads-ddeath-seq-inc]
-    const seq = out.nbirth ? 0 : (this.#seq + 1) & 0xff;
+    const seq = out.verb === 'NBIRTH' ? 0 : (this.#seq + 1) & 0xff;
     let bytes: Buffer;
     try {
       // [tck-id-payloads-nbirth-timestamp] [tck-id-payloads-dbirth-timestamp] [tck-id-payloads-ddata-timestamp] publication time
@@ -308,17 +350,17 @@ export class SparkplugEdgeNode {
       if (out.ids.length > 0) this.#o.journal.ack(this.id, out.ids);
       return;
     }
+    if (link.maxPacket !== undefined && publishSize(out.topic, bytes.length, this.#protocol) > link.maxPacket) return this.#oversize(link, out, bytes.length);
     this.#seq = seq;
     link.inflight++;
     this.#s.published++;
     // [tck-id-payloads-nbirth-retain] [tck-id-payloads-dbirth-retain] [tck-id-payloads-ddata-retain]; QoS: see docs/sparkplug.md.
     link.client.publish(out.topic, bytes, { qos: link.qos, retain: false }, (err) => {
       link.inflight--;
+      if (out.verb.endsWith('BIRTH') && link.birthsDue > 0) link.birthsDue--;
       if (err) {
-        // Refused or lost with the connection: not acknowledged, offered again on the next connection.
-        if (link.open) this.#s.refused++;
-        if (link.open && !link.refusedSaid) this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', topic: out.topic }, `${err.message}; kept in the journal, offered again at the next connection`);
-        link.refusedSaid ||= link.open;
+        // Lost with the connection: offered again on the next one. Refused by the broker: below.
+        if (link.open) this.#refused(link, out, err);
       } else if (out.ids.length > 0) {
         this.#o.journal.ack(this.id, out.ids);
         this.#s.acked += out.ids.length;
@@ -326,6 +368,53 @@ export class SparkplugEdgeNode {
       }
       link.wake();
     });
+  }
+
+  /**
+   * The broker refused a message (an MQTT 5 PUBACK reason ≥ 0x80, e.g. 0x87 not authorized). Its
+   * records stay in the journal, and are offered again after REFUSED_RETRY_MS within this
+   * connection, not at the next one (which may never come). A refused birth or death leaves the
+   * host with a wrong view of the node: data stops until births go again.
+   */
+  #refused(link: Link, out: Out, err: Error): void {
+    this.#s.refused++;
+    const lifecycle = out.verb === 'NBIRTH' || out.verb === 'DBIRTH' || out.verb === 'DDEATH';
+    if (lifecycle) link.refusal.rebirth = true;
+    // Without its NBIRTH nothing makes sense to the host; without its DBIRTH, that device's data.
+    if (out.verb === 'NBIRTH') link.born = false;
+    if (out.verb === 'DBIRTH') { link.unborn.add(out.device!); link.devices.delete(out.device!); }
+    if (link.refusal.waiting) return;
+    link.refusal.waiting = true;
+    // One log line and one timer per round: a broker refusing a whole topic tree would otherwise log every message.
+    this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', topic: out.topic, verb: out.verb }, `sparkplug: ${err.message}; kept in the journal, offered again in ${REFUSED_RETRY_MS / 1000} s${lifecycle ? ' after new births' : ''}`);
+    this.#o.clock.sleep(REFUSED_RETRY_MS, link.done.signal).then(() => {
+      link.refusal.waiting = false;
+      link.refusal.retry = true;
+      link.wake();
+    }, () => {});
+  }
+
+  /**
+   * A message larger than the broker takes (CONNACK Maximum Packet Size) would be answered with
+   * DISCONNECT 0x95, and sent again after every reconnect. Data is split in halves by metric, each
+   * half its own DDATA/NDATA (the record is acknowledged with the last); what cannot be split (a
+   * birth, one metric) is dropped with an error that names the limit.
+   */
+  #oversize(link: Link, out: Out, bytes: number): void {
+    const metrics = out.payload.metrics;
+    if ((out.verb === 'DDATA' || out.verb === 'NDATA') && metrics.length > 1) {
+      const mid = metrics.length >>> 1;
+      link.outbox.unshift(
+        { ...out, payload: { ...out.payload, metrics: metrics.slice(0, mid) }, ids: [], points: 0 },
+        { ...out, payload: { ...out.payload, metrics: metrics.slice(mid) } },
+      );
+      return;
+    }
+    this.#s.oversize++;
+    const err = new CodedError('CE_ERR_UPSTREAM_PUBLISH', `sparkplug: ${out.verb} on ${out.topic} is ${bytes} bytes, more than the broker's maximum packet size (${link.maxPacket}); dropped. Raise the broker's limit (mosquitto: max_packet_size)${out.verb.endsWith('BIRTH') ? ', or give the device fewer tags' : ''}`);
+    this.#s.lastError = err.message;
+    this.#log.error({ code: err.code, topic: out.topic, bytes, maxPacket: link.maxPacket }, err.message);
+    if (out.ids.length > 0) this.#o.journal.ack(this.id, out.ids);
   }
 
   #sayOnce(what: string, message: string): void {
@@ -344,7 +433,9 @@ export class SparkplugEdgeNode {
     const within = (p: Promise<unknown>, ms: number) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
     await within(client.publishAsync(this.#topics.node('NDEATH'), toBuffer(encodePayload(ndeath(this.#bdSeq.current, this.#o.clock.now()), ENCODE)), { qos: 1, retain: false }), GOODBYE_MS);
     await within(client.endAsync(false, this.#protocol === 5 ? { reasonCode: 0x04 } : {}), GOODBYE_MS);
+    // A polite end still waiting makes end(true) a no-op: the socket itself goes.
     client.end(true);
+    client.stream?.destroy();
   }
 }
 

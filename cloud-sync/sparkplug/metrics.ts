@@ -173,10 +173,14 @@ export class MetricCatalogue {
 /** A message for the host, before its seq and publication timestamp are set. */
 export interface Message { verb: 'NBIRTH' | 'DBIRTH' | 'DDATA' | 'DDEATH' | 'NDATA'; device?: string; payload: SpPayload }
 
-/** NBIRTH, then a DBIRTH for every device not dead [tck-id-payloads-dbirth-order]. */
-export function births(cat: MetricCatalogue, bdSeq: number, now: number): Message[] {
+/**
+ * NBIRTH, then a DBIRTH for every device not dead [tck-id-payloads-dbirth-order]. `born` becomes
+ * the devices the host holds alive on this connection: an NBIRTH forgets every earlier DBIRTH.
+ */
+export function births(cat: MetricCatalogue, bdSeq: number, now: number, born: Set<string>): Message[] {
+  born.clear();
   const out: Message[] = [{ verb: 'NBIRTH', payload: { metrics: cat.nodeBirth(bdSeq, now) } }];
-  for (const d of cat.deviceIds()) if (!cat.isDead(d)) out.push(dbirth(cat, d, now));
+  for (const d of cat.deviceIds()) if (!cat.isDead(d)) { born.add(d); out.push(dbirth(cat, d, now)); }
   return out;
 }
 
@@ -188,11 +192,15 @@ export const dbirth = (cat: MetricCatalogue, device: string, now: number): Messa
   ({ verb: 'DBIRTH', device, payload: { metrics: cat.deviceBirth(device, now) } });
 
 /**
- * What a journal record means for the host, in order: DDATA (a DBIRTH first when the device comes
- * back or a datatype changed), a DDEATH, an NDATA for an alarm, or nothing (acknowledged at once).
- * `skip(key, message)` reports what is not sent, once per key.
+ * What a journal record means for the host, in order: DDATA (a DBIRTH first when the host does not
+ * hold the device alive, or a datatype changed), a DDEATH, an NDATA for an alarm, or nothing
+ * (acknowledged at once). `born`: the devices the host holds alive on this connection (births()),
+ * updated here as the messages are made, so no DDATA goes out for a device the host has not seen
+ * born [tck-id-payloads-dbirth-order]. Whether those messages arrive does not
+ * matter to it: a connection lost takes the host's view with it, and the next NBIRTH starts from
+ * the catalogue. `skip(key, message)` reports what is not sent, once per key.
  */
-export function recordMessages(cat: MetricCatalogue, rec: JournalRecord, historical: boolean, now: number, skip: (key: string, message: string) => void): Message[] {
+export function recordMessages(cat: MetricCatalogue, rec: JournalRecord, historical: boolean, now: number, born: Set<string>, skip: (key: string, message: string) => void): Message[] {
   if (rec.channel === 'alarms') return [{ verb: 'NDATA', payload: { metrics: [cat.alarm(rec.body, rec.ts)] } }];
   // Command replies have no place in Sparkplug: a write's result reaches the host as DDATA.
   if (rec.channel !== 'telemetry') return [];
@@ -205,22 +213,25 @@ export function recordMessages(cat: MetricCatalogue, rec: JournalRecord, histori
     skip(`skip:${dev}`, `sparkplug: telemetry of ${dev} not sent: ${(e as Error).message}`);
     return [];
   }
-  const out: Message[] = [];
   // Device state follows live data only: a backlog replayed now says nothing of the device now.
-  if (!historical) {
-    if (points.length > 0 && points.every((p) => p.q === 'bad')) {
-      if (cat.isDead(dev)) return [];
-      // [tck-id-operational-behavior-device-ddeath] the device stopped answering.
-      cat.die(dev, Math.max(...points.map((p) => p.t)));
-      return [{ verb: 'DDEATH', device: dev, payload: { metrics: [] } }];
-    }
+  if (!historical && points.length > 0 && points.every((p) => p.q === 'bad')) {
+    if (!cat.isDead(dev)) cat.die(dev, Math.max(...points.map((p) => p.t)));
+    // [tck-id-operational-behavior-device-ddeath] the device stopped answering; said once.
+    return born.delete(dev) ? [{ verb: 'DDEATH', device: dev, payload: { metrics: [] } }] : [];
   }
+  const out: Message[] = [];
   const retyped = cat.learn(dev, points);
-  if (!historical && cat.isDead(dev)) { cat.revive(dev); out.push(dbirth(cat, dev, now)); }
-  else if (retyped && !cat.isDead(dev)) out.push(dbirth(cat, dev, now));
+  // The backlog of a device that is dead now: born for its history, then dead again.
+  const visit = historical && !born.has(dev) && cat.isDead(dev);
+  if (!born.has(dev)) {
+    if (!historical) cat.revive(dev);
+    born.add(dev);
+    out.push(dbirth(cat, dev, now));
+  } else if (retyped) out.push(dbirth(cat, dev, now));
   const { metrics, unknown } = cat.data(dev, points, historical);
   if (unknown.length > 0) skip(`unknown:${dev}`, `sparkplug: ${dev} reports tags its birth does not have (${unknown.join(', ')}); not sent`);
   if (metrics.length > 0) out.push({ verb: 'DDATA', device: dev, payload: { metrics } });
+  if (visit) { born.delete(dev); out.push({ verb: 'DDEATH', device: dev, payload: { metrics: [] } }); }
   return out;
 }
 
