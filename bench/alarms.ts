@@ -17,18 +17,18 @@
 // only a run that could not measure (a child died, the deadline passed) exits non-zero. Every child
 // and Mosquitto run in their own process groups and are stopped on exit, on Ctrl-C, on error and at
 // the run's deadline; the temp dir is removed.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killAllNow, startChild, stopAll } from './lib/children.ts';
+import { startChild } from './lib/children.ts';
 import type { EvalResult } from './lib/alarms-eval.ts';
 import type { LatencyResult } from './lib/alarms-latency.ts';
 import { printEval, printHeader, printLatency, printLoad, TARGET_MARGIN_MS, type LatencyCheck, type Load } from './lib/alarms-report.ts';
-import { describeMachine, machine } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { startMosquitto, type Broker } from './lib/mosquitto.ts';
 import { sampleMachine, sampleProcess } from './lib/procfs.ts';
+import { runBench } from './lib/run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUN_TS = join(ROOT, 'bin', 'run-ts.mjs');
@@ -69,7 +69,7 @@ function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
  * fails. Meters the machine and the child from /proc over the child's life, so a figure taken while
  * something else kept the cores busy says so.
  */
-async function runChild<T>(name: string, file: string, args: string[], timeoutMs: number): Promise<{ r: T; load: Load }> {
+async function runChild<T>(name: string, file: string, args: string[], timeoutMs: number, cores: number): Promise<{ r: T; load: Load }> {
   const m0 = sampleMachine();
   const c = startChild(name, process.execPath, [RUN_TS, join(ROOT, 'bench', 'lib', file), ...args]);
   c.onLine((line) => { if (line.startsWith('· ')) process.stderr.write(`${line}\n`); });
@@ -80,43 +80,22 @@ async function runChild<T>(name: string, file: string, args: string[], timeoutMs
     const status = await c.stop(15_000);
     if (status !== 'code 0' && status !== 'signal SIGTERM') throw new Error(`${name} ended with ${status}; last lines:\n${c.lines.slice(-20).join('\n')}`);
     const seconds = (m1.at - m0.at) / 1000;
-    const machineCores = (m1.busy - m0.busy) / (m1.total - m0.total) * box.cores;
+    const machineCores = (m1.busy - m0.busy) / (m1.total - m0.total) * cores;
     return {
       r: JSON.parse(line.slice('RESULT '.length)) as T,
-      load: { seconds, machineBusyPct: (100 * machineCores) / box.cores, childPct: own ? (100 * own.cpuS) / seconds : NaN, cores: box.cores },
+      load: { seconds, machineBusyPct: (100 * machineCores) / cores, childPct: own ? (100 * own.cpuS) / seconds : NaN, cores },
     };
   } finally {
     await c.stop(2000);
   }
 }
 
-// Read the load first: everything this run starts would raise it.
-const box = machine();
-const tmp = mkdtempSync(join(tmpdir(), 'cityedge-bench-alarms-'));
-let cleaned: Promise<void> | undefined;
-const cleanup = (): Promise<void> => (cleaned ??= (async () => {
-  await stopAll();
-  rmSync(tmp, { recursive: true, force: true });
-})());
-process.on('exit', () => { killAllNow(); rmSync(tmp, { recursive: true, force: true }); });
-let signalled = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    signalled = true;
-    console.error(`\nbench:alarms: ${sig}, stopping every process it started`);
-    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
-  });
-}
 // A change costs one poll on average (half waiting for its random phase, half for the poll); 3 s each is generous.
 const latencyS = (n: number) => 60 + n * 2 * 3;
 const evalS = 60 + 4 * (opts.evalRuns + 1) * (opts.evalSeconds + 2) * 2;
 const budgetS = (opts.eval ? evalS : 0) + (opts.latency ? latencyS(opts.changes) + (opts.commitChanges ? latencyS(opts.commitChanges) : 0) : 0) + 30;
-const deadline = setTimeout(() => {
-  console.error(`bench:alarms: still running after ${budgetS} s; giving up`);
-  void cleanup().finally(() => process.exit(1));
-}, budgetS * 1000);
 
-try {
+await runBench('alarms', { budgetS }, async ({ box, tmp }) => {
   printHeader(box, [
     opts.eval ? `10,000 alarm rules evaluated (${opts.evalRuns} runs of ≥ ${opts.evalSeconds} s, ~${opts.crossings} excursion(s) per simulated second) against a bare loop` : '',
     opts.latency ? `PLC input change → alarm at a Mosquitto subscriber, ${opts.changes} changes raised and cleared` +
@@ -127,7 +106,7 @@ try {
   if (opts.eval) {
     progress('rule evaluation (child process)');
     evalResult = await runChild<EvalResult>('rule evaluation', 'alarms-eval.ts',
-      ['--dir', join(tmp, 'eval'), '--seconds', String(opts.evalSeconds), '--runs', String(opts.evalRuns), '--crossings', String(opts.crossings)], evalS * 1000);
+      ['--dir', join(tmp, 'eval'), '--seconds', String(opts.evalSeconds), '--runs', String(opts.evalRuns), '--crossings', String(opts.crossings)], evalS * 1000, box.cores);
   }
 
   const latency: { label: string; r: LatencyResult; load: Load }[] = [];
@@ -141,7 +120,7 @@ try {
     for (const [i, run] of runs.entries()) {
       progress(`${run.label}: ${run.changes} changes (child process: simulator, gateway, subscriber)`);
       const { r, load } = await runChild<LatencyResult>(run.label, 'alarms-latency.ts',
-        ['--url', broker.url, '--dir', join(tmp, `latency-${i + 1}`), '--changes', String(run.changes), '--seed', String(Number(flags.seed) + i), ...run.args], latencyS(run.changes) * 1000);
+        ['--url', broker.url, '--dir', join(tmp, `latency-${i + 1}`), '--changes', String(run.changes), '--seed', String(Number(flags.seed) + i), ...run.args], latencyS(run.changes) * 1000, box.cores);
       latency.push({ label: run.label, r, load });
       rmSync(join(tmp, `latency-${i + 1}`), { recursive: true, force: true });
     }
@@ -164,13 +143,6 @@ try {
   }
   console.log('machine (as at the start):');
   for (const l of describeMachine(box)) console.log(`  ${l}`);
-  clearTimeout(deadline);
-  await cleanup();
-} catch (e) {
-  clearTimeout(deadline);
-  if (!signalled) console.error(`bench:alarms: ${(e as Error).stack ?? String(e)}`);
-  await cleanup();
-  process.exitCode = 1;
-}
+});
 
 function verdict(ok: boolean): string { return ok ? 'met' : 'MISSED'; }

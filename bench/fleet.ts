@@ -22,19 +22,17 @@
 // publisher, the writer) runs in its own process group and is stopped on exit, on Ctrl-C, on error
 // and at the run's deadline; free loopback ports only; the temp dir (the store's data) is removed.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { killAllNow, stopAll } from './lib/children.ts';
 import { runCeiling, type CeilingResult } from './lib/fleet-ceiling.ts';
 import { deviceCount, tagsOf, type FleetSpec } from './lib/fleet-common.ts';
 import { runFleetPhase, type FleetPhaseResult } from './lib/fleet-ingest.ts';
 import { printReport } from './lib/fleet-report.ts';
 import { startVictoria } from './lib/fleet-victoria.ts';
-import { describeMachine, machine } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { startMosquitto } from './lib/mosquitto.ts';
+import { runBench } from './lib/run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -78,35 +76,14 @@ if (!opts.ceilingClients.every((c) => c === 'fetch' || c === 'http')) usage('--c
 
 function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
 
-// Read the load first: everything this run starts would raise it.
-const box = machine();
-const started = performance.now();
-const tmp = mkdtempSync(join(tmpdir(), 'cityedge-bench-fleet-'));
-let cleaned: Promise<void> | undefined;
-const cleanup = (): Promise<void> => (cleaned ??= (async () => {
-  await stopAll();
-  rmSync(tmp, { recursive: true, force: true });
-})());
-process.on('exit', () => { killAllNow(); rmSync(tmp, { recursive: true, force: true }); });
-let signalled = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    signalled = true;
-    console.error(`\nbench:fleet: ${sig}, stopping every process it started`);
-    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
-  });
-}
 const inFlight = [...new Set(opts.instances.map((n) => n * opts.connections))];
 const ceilingPhases = opts.ceiling ? inFlight.flatMap((c) => opts.ceilingClients.map((client) => ({ concurrency: c, client }))) : [];
 const CEILING_WARMUP_S = 3;
 // Per configuration: start-up, warm-up, window, drain (up to 120 s) and the check; a generous margin.
 const budgetS = 120 + ceilingPhases.length * (30 + CEILING_WARMUP_S + opts.ceilingS) + opts.instances.length * (90 + opts.warmupS + opts.seconds + 120 + 60);
-const deadline = setTimeout(() => {
-  console.error(`bench:fleet: still running after ${budgetS} s; giving up`);
-  void cleanup().finally(() => process.exit(1));
-}, budgetS * 1000);
 
-try {
+await runBench('fleet', { budgetS }, async ({ box, tmp }) => {
+  const started = performance.now();
   const devices = deviceCount(fleet);
   let tags = 0;
   for (let i = 0; i < devices; i++) tags += tagsOf(i);
@@ -149,11 +126,4 @@ try {
     machine: box, fleet: { ...fleet, devices, meanTags: tags / devices }, repeatRate: opts.repeat,
     phases, ceilings, runS: (performance.now() - started) / 1000,
   });
-  clearTimeout(deadline);
-  await cleanup();
-} catch (e) {
-  clearTimeout(deadline);
-  if (!signalled) console.error(`bench:fleet: ${(e as Error).stack ?? String(e)}`);
-  await cleanup();
-  process.exitCode = 1;
-}
+});

@@ -18,12 +18,11 @@
 // MISSED and the exit code stays 0; only a run that could not measure (a child died, the deadline
 // passed) exits non-zero.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killAllNow, startChild, stopAll, type Child } from './lib/children.ts';
+import { startChild, type Child } from './lib/children.ts';
 import {
   DEVICES, PER_RECORD, fsyncFile, num,
   type AppendResult, type DrainResult, type FillResult, type Metered, type RawResult, type ReopenResult, type RssFillResult,
@@ -31,9 +30,10 @@ import {
 import { startJournalBroker } from './lib/journal-broker.ts';
 import { runGateway, type GatewayResult } from './lib/journal-gateway.ts';
 import { report, type Reopen } from './lib/journal-report.ts';
-import { describeMachine, machine } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { startMosquitto, type Broker } from './lib/mosquitto.ts';
 import { sampleMachine, sampleProcess, type MachineCpu, type ProcSample } from './lib/procfs.ts';
+import { runBench } from './lib/run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROLES = join(ROOT, 'bench', 'lib', 'journal-roles.ts');
@@ -120,137 +120,105 @@ function evictFromCache(...files: string[]): boolean {
   }
 }
 
-async function main(): Promise<void> {
-  for (const [k, v] of Object.entries({ samples: opts.samples, 'rss-samples': opts.rssSamples, repeat: opts.repeat, 'gateway-samples': opts.gatewaySamples, 'gateway-poll-ms': opts.gatewayPollMs })) {
-    if (!(v > 0) || !Number.isInteger(v)) { console.error(`bench:journal: --${k} must be a positive integer, not "${String(flags[k as 'samples'])}"`); process.exit(2); }
-  }
-  if (opts.samples < PER_RECORD * DEVICES || opts.windows.length === 0 || opts.windows.some((w) => !(w >= 1 && w <= 1000))) {
-    console.error('bench:journal: --samples must be at least 2000 and --windows a list of 1…1000');
-    process.exit(2);
-  }
-
-  // Read the load first: everything this run starts would raise it.
-  const box = machine();
-  const tmp = mkdtempSync(join(tmpdir(), 'cityedge-bench-journal-'));
-  let cleaned: Promise<void> | undefined;
-  const cleanup = (): Promise<void> => (cleaned ??= (async () => {
-    await stopAll();
-    rmSync(tmp, { recursive: true, force: true });
-  })());
-  process.on('exit', () => { killAllNow(); rmSync(tmp, { recursive: true, force: true }); });
-  let signalled = false;
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      signalled = true; // what fails meanwhile because its processes are being stopped is no news
-      console.error(`\nbench:journal: ${sig}, stopping every process it started`);
-      void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
-    });
-  }
-  const millions = opts.samples / 1e6;
-  // The gateway run: the outage (its own limit: 3× the expected time), up to 90 s for the reconnect, the drain (at ≥ 100,000/s net).
-  const gatewayPerS = (GW_PLCS * GW_TAGS * 1000) / opts.gatewayPollMs;
-  const gatewayS = opts.gateway ? 300 + (opts.gatewaySamples / gatewayPerS) * 3 + opts.gatewaySamples / 1e5 : 0;
-  const budgetS = 240 + millions * 20 * opts.windows.length * opts.repeat + (opts.rss ? (opts.rssSamples / 1e6) * 12 : 0) + gatewayS;
-  const deadline = setTimeout(() => {
-    console.error(`bench:journal: still running after ${Math.round(budgetS)} s; giving up`);
-    void cleanup().finally(() => process.exit(1));
-  }, budgetS * 1000);
-  const childTimeout = (perMillion: number, of: number) => 60_000 + (of / 1e6) * perMillion * 1000;
-
-  try {
-    console.log(`cityedge bench:journal: SqliteJournal, ${DEVICES} devices, ${PER_RECORD} samples per append; append ${num(opts.samples)} samples (fsync full, normal); ` +
-      `drain a backlog of ${num(opts.samples)} samples to Mosquitto, window ${opts.windows.join(', ')}, ${opts.repeat} run(s) each` +
-      `${opts.rss ? `; RSS with ${num(opts.rssSamples)} samples held, open after a crash and after a clean close` : ''}` +
-      `${opts.gateway ? `; the gateway through a broker outage until ${num(opts.gatewaySamples)} samples are held, then the drain` : ''}`);
-    for (const line of describeMachine(box)) console.log(line);
-    console.log('');
-
-    // 1. Append rate.
-    const appends: { fsync: string; m: Metered<AppendResult> }[] = [];
-    for (const fsync of ['full', 'normal']) {
-      progress(`append ${num(opts.samples)} samples, fsync ${fsync}`);
-      const dir = join(tmp, `append-${fsync}`);
-      appends.push({ fsync, m: await runRole<AppendResult>(`append ${fsync}`, ['append', '--dir', dir, '--fsync', fsync, '--samples', String(opts.samples)], childTimeout(30, opts.samples)) });
-      rmSync(dir, { recursive: true, force: true });
-    }
-
-    // 2 and 3. Drain through the uplink, and the raw ceiling, on the same broker.
-    progress(`starting Mosquitto${opts.brokerDefault ? ' (default configuration: Receive Maximum 20)' : ` (max_inflight_messages ${RECEIVE_MAX})`}`);
-    const broker = await startBroker(tmp);
-    progress(`filling a backlog of ${num(opts.samples)} samples`);
-    const template = join(tmp, 'backlog');
-    const fill = (await runRole<FillResult>('fill', ['fill', '--dir', template, '--samples', String(opts.samples)], childTimeout(30, opts.samples))).r;
-    const runs = new Map<string, Metered<DrainResult | RawResult>[]>();
-    const keep = (key: string, m: Metered<DrainResult | RawResult>) => { runs.set(key, [...(runs.get(key) ?? []), m]); };
-    let serial = 0;
-    const drainOnce = async (window: number) => {
-      const dir = join(tmp, `drain-${++serial}`);
-      mkdirSync(dir);
-      copyFileSync(join(template, 'journal.db'), join(dir, 'journal.db'));
-      fsyncFile(join(dir, 'journal.db'));
-      try {
-        return await runRole<DrainResult>(`drain w${window}`, ['drain', '--dir', dir, '--url', broker.url, '--window', String(window)], childTimeout(120, opts.samples), { broker });
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    };
-    for (const window of opts.windows) {
-      for (let i = 1; i <= opts.repeat; i++) {
-        // Interleaved, so that whatever else the machine does spreads over both.
-        progress(`window ${window}, run ${i} of ${opts.repeat}: raw mqtt.js, uplink`);
-        keep(`raw ${window}`, await runRole<RawResult>(`raw w${window}`, ['raw', '--url', broker.url, '--window', String(window), '--messages', String(fill.records)], childTimeout(60, opts.samples), { broker }));
-        keep(`drain ${window}`, await drainOnce(window));
-      }
-    }
-    await broker.child.stop();
-    rmSync(template, { recursive: true, force: true });
-
-    // 4 and 5. Memory with a big backlog, opening it after a crash and after a clean close, bytes per sample.
-    let rssFill: RssFillResult | undefined;
-    const reopens: Reopen[] = [];
-    if (opts.rss) {
-      const dir = join(tmp, 'rss');
-      const files = [join(dir, 'journal.db'), join(dir, 'journal.db-wal')];
-      progress(`appending ${num(opts.rssSamples)} samples in a child process, its memory, then SIGKILL`);
-      rssFill = (await runRole<RssFillResult>('rss fill', ['rss-fill', '--dir', dir, '--samples', String(opts.rssSamples), '--crash'], childTimeout(30, opts.rssSamples), { crashes: true, nodeArgs: ['--expose-gc'] })).r;
-      // Cold, then warm, after a crash (the first reopen is killed too), then the same after a clean close.
-      const plan: { after: Reopen['after']; cold: boolean; crash: boolean }[] = [
-        { after: 'a crash', cold: true, crash: true },
-        { after: 'a crash', cold: false, crash: false },
-        { after: 'a clean close', cold: true, crash: false },
-        { after: 'a clean close', cold: false, crash: false },
-      ];
-      for (const step of plan) {
-        const evicted = step.cold && evictFromCache(...files);
-        const cache = step.cold ? (evicted ? 'cold' : 'cache unknown') : 'warm';
-        progress(`reopening it after ${step.after}, ${cache} cache${step.crash ? ', then SIGKILL' : ''}`);
-        const args = ['rss-reopen', '--dir', dir, ...(step.crash ? ['--crash'] : [])];
-        const r = (await runRole<ReopenResult>(`reopen ${reopens.length + 1}`, args, childTimeout(30, opts.rssSamples), { crashes: step.crash })).r;
-        reopens.push({ after: step.after, cache, r });
-      }
-      rmSync(dir, { recursive: true, force: true });
-    }
-
-    // 6. The real gateway: the backlog of a broker outage, its memory, the drain.
-    let gateway: GatewayResult | undefined;
-    if (opts.gateway) {
-      gateway = await runGateway({
-        root: ROOT, dir: join(tmp, 'gateway'), samples: opts.gatewaySamples, plcs: GW_PLCS, tags: GW_TAGS, pollMs: opts.gatewayPollMs,
-        receiveMax: opts.brokerDefault ? undefined : RECEIVE_MAX, progress,
-        nodeArgs: (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean), logFile: flags['gateway-log'],
-      });
-      rmSync(join(tmp, 'gateway'), { recursive: true, force: true });
-    }
-
-    report({ box, windows: opts.windows, appends, fill, runs, rssFill, reopens, gateway });
-    clearTimeout(deadline);
-    await cleanup();
-  } catch (e) {
-    clearTimeout(deadline);
-    if (!signalled) console.error(`bench:journal: ${(e as Error).stack ?? String(e)}`);
-    await cleanup();
-    process.exitCode = 1;
-  }
+for (const [k, v] of Object.entries({ samples: opts.samples, 'rss-samples': opts.rssSamples, repeat: opts.repeat, 'gateway-samples': opts.gatewaySamples, 'gateway-poll-ms': opts.gatewayPollMs })) {
+  if (!(v > 0) || !Number.isInteger(v)) { console.error(`bench:journal: --${k} must be a positive integer, not "${String(flags[k as 'samples'])}"`); process.exit(2); }
+}
+if (opts.samples < PER_RECORD * DEVICES || opts.windows.length === 0 || opts.windows.some((w) => !(w >= 1 && w <= 1000))) {
+  console.error('bench:journal: --samples must be at least 2000 and --windows a list of 1…1000');
+  process.exit(2);
 }
 
-await main();
+const millions = opts.samples / 1e6;
+// The gateway run: the outage (its own limit: 3× the expected time), up to 90 s for the reconnect, the drain (at ≥ 100,000/s net).
+const gatewayPerS = (GW_PLCS * GW_TAGS * 1000) / opts.gatewayPollMs;
+const gatewayS = opts.gateway ? 300 + (opts.gatewaySamples / gatewayPerS) * 3 + opts.gatewaySamples / 1e5 : 0;
+const budgetS = 240 + millions * 20 * opts.windows.length * opts.repeat + (opts.rss ? (opts.rssSamples / 1e6) * 12 : 0) + gatewayS;
+const childTimeout = (perMillion: number, of: number) => 60_000 + (of / 1e6) * perMillion * 1000;
+
+await runBench('journal', { budgetS }, async ({ box, tmp }) => {
+  console.log(`cityedge bench:journal: SqliteJournal, ${DEVICES} devices, ${PER_RECORD} samples per append; append ${num(opts.samples)} samples (fsync full, normal); ` +
+    `drain a backlog of ${num(opts.samples)} samples to Mosquitto, window ${opts.windows.join(', ')}, ${opts.repeat} run(s) each` +
+    `${opts.rss ? `; RSS with ${num(opts.rssSamples)} samples held, open after a crash and after a clean close` : ''}` +
+    `${opts.gateway ? `; the gateway through a broker outage until ${num(opts.gatewaySamples)} samples are held, then the drain` : ''}`);
+  for (const line of describeMachine(box)) console.log(line);
+  console.log('');
+
+  // 1. Append rate.
+  const appends: { fsync: string; m: Metered<AppendResult> }[] = [];
+  for (const fsync of ['full', 'normal']) {
+    progress(`append ${num(opts.samples)} samples, fsync ${fsync}`);
+    const dir = join(tmp, `append-${fsync}`);
+    appends.push({ fsync, m: await runRole<AppendResult>(`append ${fsync}`, ['append', '--dir', dir, '--fsync', fsync, '--samples', String(opts.samples)], childTimeout(30, opts.samples)) });
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // 2 and 3. Drain through the uplink, and the raw ceiling, on the same broker.
+  progress(`starting Mosquitto${opts.brokerDefault ? ' (default configuration: Receive Maximum 20)' : ` (max_inflight_messages ${RECEIVE_MAX})`}`);
+  const broker = await startBroker(tmp);
+  progress(`filling a backlog of ${num(opts.samples)} samples`);
+  const template = join(tmp, 'backlog');
+  const fill = (await runRole<FillResult>('fill', ['fill', '--dir', template, '--samples', String(opts.samples)], childTimeout(30, opts.samples))).r;
+  const runs = new Map<string, Metered<DrainResult | RawResult>[]>();
+  const keep = (key: string, m: Metered<DrainResult | RawResult>) => { runs.set(key, [...(runs.get(key) ?? []), m]); };
+  let serial = 0;
+  const drainOnce = async (window: number) => {
+    const dir = join(tmp, `drain-${++serial}`);
+    mkdirSync(dir);
+    copyFileSync(join(template, 'journal.db'), join(dir, 'journal.db'));
+    fsyncFile(join(dir, 'journal.db'));
+    try {
+      return await runRole<DrainResult>(`drain w${window}`, ['drain', '--dir', dir, '--url', broker.url, '--window', String(window)], childTimeout(120, opts.samples), { broker });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  for (const window of opts.windows) {
+    for (let i = 1; i <= opts.repeat; i++) {
+      // Interleaved, so that whatever else the machine does spreads over both.
+      progress(`window ${window}, run ${i} of ${opts.repeat}: raw mqtt.js, uplink`);
+      keep(`raw ${window}`, await runRole<RawResult>(`raw w${window}`, ['raw', '--url', broker.url, '--window', String(window), '--messages', String(fill.records)], childTimeout(60, opts.samples), { broker }));
+      keep(`drain ${window}`, await drainOnce(window));
+    }
+  }
+  await broker.child.stop();
+  rmSync(template, { recursive: true, force: true });
+
+  // 4 and 5. Memory with a big backlog, opening it after a crash and after a clean close, bytes per sample.
+  let rssFill: RssFillResult | undefined;
+  const reopens: Reopen[] = [];
+  if (opts.rss) {
+    const dir = join(tmp, 'rss');
+    const files = [join(dir, 'journal.db'), join(dir, 'journal.db-wal')];
+    progress(`appending ${num(opts.rssSamples)} samples in a child process, its memory, then SIGKILL`);
+    rssFill = (await runRole<RssFillResult>('rss fill', ['rss-fill', '--dir', dir, '--samples', String(opts.rssSamples), '--crash'], childTimeout(30, opts.rssSamples), { crashes: true, nodeArgs: ['--expose-gc'] })).r;
+    // Cold, then warm, after a crash (the first reopen is killed too), then the same after a clean close.
+    const plan: { after: Reopen['after']; cold: boolean; crash: boolean }[] = [
+      { after: 'a crash', cold: true, crash: true },
+      { after: 'a crash', cold: false, crash: false },
+      { after: 'a clean close', cold: true, crash: false },
+      { after: 'a clean close', cold: false, crash: false },
+    ];
+    for (const step of plan) {
+      const evicted = step.cold && evictFromCache(...files);
+      const cache = step.cold ? (evicted ? 'cold' : 'cache unknown') : 'warm';
+      progress(`reopening it after ${step.after}, ${cache} cache${step.crash ? ', then SIGKILL' : ''}`);
+      const args = ['rss-reopen', '--dir', dir, ...(step.crash ? ['--crash'] : [])];
+      const r = (await runRole<ReopenResult>(`reopen ${reopens.length + 1}`, args, childTimeout(30, opts.rssSamples), { crashes: step.crash })).r;
+      reopens.push({ after: step.after, cache, r });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // 6. The real gateway: the backlog of a broker outage, its memory, the drain.
+  let gateway: GatewayResult | undefined;
+  if (opts.gateway) {
+    gateway = await runGateway({
+      root: ROOT, dir: join(tmp, 'gateway'), samples: opts.gatewaySamples, plcs: GW_PLCS, tags: GW_TAGS, pollMs: opts.gatewayPollMs,
+      receiveMax: opts.brokerDefault ? undefined : RECEIVE_MAX, progress,
+      nodeArgs: (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean), logFile: flags['gateway-log'],
+    });
+    rmSync(join(tmp, 'gateway'), { recursive: true, force: true });
+  }
+
+  report({ box, windows: opts.windows, appends, fill, runs, rssFill, reopens, gateway });
+});

@@ -10,18 +10,18 @@
 // Speed is measured, not asserted: a missed target is printed as missed and the exit code stays 0;
 // only a run that could not measure (a process died, a deadline passed) exits non-zero.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { killAllNow, startChild, stopAll, type Child } from './lib/children.ts';
-import { describeMachine, machine } from './lib/machine.ts';
+import { startChild, type Child } from './lib/children.ts';
+import { describeMachine } from './lib/machine.ts';
 import { startMosquitto } from './lib/mosquitto.ts';
 import { measurePhase, type PhaseResult } from './lib/phase.ts';
 import { sampleProcess } from './lib/procfs.ts';
 import { printReport, type Baseline, type CheckPlan, type LogSummary } from './lib/report.ts';
+import { runBench, type Bench } from './lib/run.ts';
 import { TelemetryCounter } from './lib/subscriber.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,38 +52,16 @@ for (const k of ['plcs', 'tags', 'warmup', 'duration', 'poll-ms'] as const) {
 }
 if (opts.tags > 65536) { console.error('bench:modbus: --tags must be at most 65536 (one register table)'); process.exit(2); }
 
-// Read the load first: everything this run starts would raise it.
-const box = machine();
-const tmp = mkdtempSync(join(tmpdir(), 'cityedge-bench-'));
-const counter = new TelemetryCounter();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-let cleaned: Promise<void> | undefined;
-const cleanup = (): Promise<void> => (cleaned ??= (async () => {
-  await counter.close();
-  await stopAll();
-  rmSync(tmp, { recursive: true, force: true });
-})());
-process.on('exit', () => { killAllNow(); rmSync(tmp, { recursive: true, force: true }); });
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    console.error(`\nbench:modbus: ${sig}, stopping every process it started`);
-    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
-  });
-}
 // Bounded: two phases of warm-up + window, plus generous start-up and shutdown time.
 const budgetS = (opts.raw ? 2 : 1) * (opts.warmupS + opts.durationS) + 180;
-const deadline = setTimeout(() => {
-  console.error(`bench:modbus: still running after ${budgetS} s; giving up`);
-  void cleanup().finally(() => process.exit(1));
-}, budgetS * 1000);
 
 function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
 
-function writeConfig(brokerUrl: string, ports: number[]): string {
+function writeConfig(dir: string, brokerUrl: string, ports: number[]): string {
   const config = {
     site: { id: SITE, name: 'cityedge Modbus benchmark' },
-    buffer: { path: join(tmp, 'data') },
+    buffer: { path: join(dir, 'data') },
     upstreams: [{ id: 'platform', url: brokerUrl, format: 'json' }],
     devices: ports.map((port, i) => ({
       id: `plc${String(i + 1).padStart(2, '0')}`,
@@ -92,7 +70,7 @@ function writeConfig(brokerUrl: string, ports: number[]): string {
       tags: Array.from({ length: opts.tags }, (_, r) => ({ name: `r${r}`, address: `hr:${r}`, type: 'uint16' })),
     })),
   };
-  const file = join(tmp, 'bench.yaml');
+  const file = join(dir, 'bench.yaml');
   writeFileSync(file, stringify(config, { flow: false }));
   return file;
 }
@@ -142,7 +120,9 @@ async function idleBaselines(): Promise<Baseline[]> {
   }));
 }
 
-async function main(): Promise<void> {
+async function main({ box, tmp, onCleanup }: Bench): Promise<void> {
+  const counter = new TelemetryCounter();
+  onCleanup(() => counter.close());
   console.log(`cityedge bench:modbus: ${opts.plcs} PLCs × ${opts.tags} tags (uint16, hr:0–${opts.tags - 1}) every ${opts.pollMs} ms, ` +
     `warm-up ${opts.warmupS} s, window ${opts.durationS} s${opts.raw ? ', then the raw modbus-serial loop the same' : ''}` +
     `${gatewayNodeArgs.length ? `; gateway run as node ${gatewayNodeArgs.join(' ')} bin/cityedge.mjs` : ''}`);
@@ -157,7 +137,7 @@ async function main(): Promise<void> {
     { stdin: 'pipe' });
   const ports = (JSON.parse((await sims.waitForLine(/^READY /, 60_000)).slice('READY '.length)) as { ports: number[] }).ports;
 
-  const configFile = writeConfig(broker.url, ports);
+  const configFile = writeConfig(tmp, broker.url, ports);
   progress('cityedge check');
   const plan = await checkPlan(configFile);
   await counter.connect(broker.url);
@@ -197,13 +177,4 @@ async function main(): Promise<void> {
   printReport({ opts, machine: box, plan, gateway, raw, log, gwExit, firstDataS, baselines });
 }
 
-try {
-  await main();
-  clearTimeout(deadline);
-  await cleanup();
-} catch (e) {
-  clearTimeout(deadline);
-  console.error(`bench:modbus: ${(e as Error).stack ?? String(e)}`);
-  await cleanup();
-  process.exitCode = 1;
-}
+await runBench('modbus', { budgetS }, main);

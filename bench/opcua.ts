@@ -12,20 +12,20 @@
 // on its own, from /proc. Speed is measured, not asserted: the exit code is 0 whatever the figures;
 // only a run that could not measure (a process died, a deadline passed) exits non-zero.
 import { execFile } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { bulkNodeIdOf } from '../simulators/opcua/signals.ts';
-import { killAllNow, startChild, stopAll, type Child } from './lib/children.ts';
-import { describeMachine, machine } from './lib/machine.ts';
+import { startChild, type Child } from './lib/children.ts';
+import { describeMachine } from './lib/machine.ts';
 import { startMosquitto } from './lib/mosquitto.ts';
 import { runPhase, type Counting, type Mark, type Mode, type PhaseDeps, type PhaseResult, type RawCounts } from './lib/opcua-phase.ts';
 import { printReport, type GatewayLog, type RawInfo } from './lib/opcua-report.ts';
 import { OpcuaTelemetryCounter } from './lib/opcua-subscriber.ts';
 import { sampleProcess } from './lib/procfs.ts';
+import { runBench, type Bench } from './lib/run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'cityedge.mjs');
@@ -64,42 +64,18 @@ const gatewayNodeArgs = (flags['gateway-node-args'] ?? '').split(/\s+/).filter(B
 /** How long a phase may take to have every tag once before it is measured anyway. */
 const ALL_TIMEOUT_S = 120;
 
-// Read the load first: everything this run starts would raise it.
-const box = machine();
-const tmp = mkdtempSync(join(tmpdir(), 'cityedge-bench-opcua-'));
 const rawBundle = join(BUNDLE_DIR, `opcua-raw-client-${process.pid}.mjs`);
 const counter = new OpcuaTelemetryCounter();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const removeFiles = () => { rmSync(tmp, { recursive: true, force: true }); rmSync(rawBundle, { force: true }); };
-
-let signalled = false;
-let cleaned: Promise<void> | undefined;
-const cleanup = (): Promise<void> => (cleaned ??= (async () => {
-  await counter.close();
-  await stopAll();
-  removeFiles();
-})());
-process.on('exit', () => { killAllNow(); removeFiles(); });
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    signalled = true;
-    console.error(`\nbench:opcua: ${sig}, stopping every process it started`);
-    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
-  });
-}
 // Bounded: every phase's warm-up and window, plus generous start-up (up to ALL_TIMEOUT_S each) and shutdown.
 const phases = (opts.raw ? 2 : 1) * (opts.poll ? 2 : 1);
 const budgetS = (opts.raw ? 2 : 1) * (opts.warmupS + opts.durationS) + (opts.poll ? (opts.raw ? 2 : 1) * (opts.warmupS + opts.pollDurationS) : 0) + phases * 70 + 120;
-const deadline = setTimeout(() => {
-  console.error(`bench:opcua: still running after ${budgetS} s; giving up`);
-  void cleanup().finally(() => process.exit(1));
-}, budgetS * 1000);
 
 function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
 
 const deviceId = (mode: Mode) => (mode === 'subscribe' ? 'ua_sub' : 'ua_poll');
 
-function writeConfig(mode: Mode, endpoint: string, brokerUrl: string): string {
+function writeConfig(tmp: string, mode: Mode, endpoint: string, brokerUrl: string): string {
   const dir = join(tmp, `gateway-${mode}`);
   mkdirSync(dir, { recursive: true });
   const config = {
@@ -147,8 +123,8 @@ function watchLog(gw: Child, startedAt: number, marks: Mark[]): GatewayLog {
 
 interface GatewayPhase { result: PhaseResult; log: GatewayLog; plan: string[]; rebuilt: boolean }
 
-async function gatewayPhase(mode: Mode, endpoint: string, brokerUrl: string, deps: PhaseDeps): Promise<GatewayPhase> {
-  const file = writeConfig(mode, endpoint, brokerUrl);
+async function gatewayPhase(tmp: string, mode: Mode, endpoint: string, brokerUrl: string, deps: PhaseDeps): Promise<GatewayPhase> {
+  const file = writeConfig(tmp, mode, endpoint, brokerUrl);
   progress(`cityedge check (${mode})`);
   const plan = await checkPlan(file);
   const device = deviceId(mode);
@@ -182,7 +158,7 @@ async function gatewayPhase(mode: Mode, endpoint: string, brokerUrl: string, dep
   return { result, log, plan, rebuilt: bundles() !== before };
 }
 
-async function rawPhase(mode: Mode, endpoint: string, deps: PhaseDeps): Promise<{ result: PhaseResult; info: RawInfo }> {
+async function rawPhase(tmp: string, mode: Mode, endpoint: string, deps: PhaseDeps): Promise<{ result: PhaseResult; info: RawInfo }> {
   progress(`starting the raw node-opcua client, ${opts.tags} nodes, mode ${mode}`);
   const c = startChild(`raw client (${mode})`, process.execPath,
     [rawBundle, '--endpoint', endpoint, '--nodes', String(opts.tags), '--mode', mode, '--poll-ms', String(opts.pollMs), '--pki', join(tmp, `raw-${mode}-pki`)],
@@ -242,7 +218,8 @@ async function idleNodeRssMb(): Promise<number> {
   }
 }
 
-async function main(): Promise<void> {
+async function main({ box, tmp, onCleanup }: Bench): Promise<void> {
+  onCleanup(() => counter.close());
   const t0 = performance.now();
   console.log(`cityedge bench:opcua: ${opts.tags} OPC UA variables (Double, each changing once a second), subscription publishing every ${opts.pollMs} ms ` +
     `(sampling ${opts.pollMs} ms, queue 10), warm-up ${opts.warmupS} s after every tag has come once, window ${opts.durationS} s` +
@@ -265,10 +242,10 @@ async function main(): Promise<void> {
     // Value time → delivery is up to ~2 poll periods in subscribe mode (sampling, then the scan); a margin on top.
     settleS: Math.ceil((3 * opts.pollMs) / 1000) + 1,
   };
-  const gwSub = await gatewayPhase('subscribe', endpoint, broker.url, deps);
-  const rawSub = opts.raw ? await rawPhase('subscribe', endpoint, deps) : undefined;
-  const gwPoll = opts.poll ? await gatewayPhase('poll', endpoint, broker.url, deps) : undefined;
-  const rawPoll = opts.poll && opts.raw ? await rawPhase('poll', endpoint, deps) : undefined;
+  const gwSub = await gatewayPhase(tmp, 'subscribe', endpoint, broker.url, deps);
+  const rawSub = opts.raw ? await rawPhase(tmp, 'subscribe', endpoint, deps) : undefined;
+  const gwPoll = opts.poll ? await gatewayPhase(tmp, 'poll', endpoint, broker.url, deps) : undefined;
+  const rawPoll = opts.poll && opts.raw ? await rawPhase(tmp, 'poll', endpoint, deps) : undefined;
 
   progress('idle baseline');
   const idleMb = await idleNodeRssMb();
@@ -280,13 +257,4 @@ async function main(): Promise<void> {
   });
 }
 
-try {
-  await main();
-  clearTimeout(deadline);
-  await cleanup();
-} catch (e) {
-  clearTimeout(deadline);
-  if (!signalled) console.error(`bench:opcua: ${(e as Error).stack ?? String(e)}`);
-  await cleanup();
-  process.exitCode = 1;
-}
+await runBench('opcua', { budgetS, alsoRemove: [rawBundle] }, main);

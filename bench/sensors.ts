@@ -19,14 +19,13 @@
 // Figures are measured, not asserted; only a run that could not measure (a process died, the
 // deadline passed) exits non-zero. Every child and Mosquitto run in their own process groups and are
 // stopped on exit, on Ctrl-C, on error and at the run's deadline; the temp dir is removed.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { killAllNow, stopAll } from './lib/children.ts';
-import { describeMachine, machine } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { startMosquitto } from './lib/mosquitto.ts';
+import { runBench } from './lib/run.ts';
 import { runCeiling, type CeilingResult } from './lib/sensors-ceiling.ts';
 import { BAYS_PER_LOT, LOTS, MANHOLES, sensors, WATERLOGGING } from './lib/sensors-common.ts';
 import { runGatewayPhase, type GatewayPhaseResult } from './lib/sensors-gateway.ts';
@@ -65,34 +64,13 @@ for (const k of ['warmup', 'flood-seconds', 'rate-period', 'rate-seconds', 'ceil
 
 function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
 
-// Read the load first: everything this run starts would raise it.
-const box = machine();
-const started = performance.now();
-const tmp = mkdtempSync(join(tmpdir(), 'cityedge-bench-sensors-'));
-let cleaned: Promise<void> | undefined;
-const cleanup = (): Promise<void> => (cleaned ??= (async () => {
-  await stopAll();
-  rmSync(tmp, { recursive: true, force: true });
-})());
-process.on('exit', () => { killAllNow(); rmSync(tmp, { recursive: true, force: true }); });
-let signalled = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => {
-    signalled = true;
-    console.error(`\nbench:sensors: ${sig}, stopping every process it started`);
-    void cleanup().finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
-  });
-}
 // Per gateway phase: start-up and config check (~30 s), warm-up, window, drain (up to 180 s), the end-to-end check.
 const phaseS = (warmupS: number, windowS: number) => 60 + warmupS + windowS + 180;
 const budgetS = 60 + (opts.ceiling ? 40 + opts.ceilingS : 0) + (opts.flood ? phaseS(opts.warmupS, opts.floodS) : 0)
   + (opts.rate ? phaseS(opts.ratePeriodS + 5, opts.rateS) : 0);
-const deadline = setTimeout(() => {
-  console.error(`bench:sensors: still running after ${budgetS} s; giving up`);
-  void cleanup().finally(() => process.exit(1));
-}, budgetS * 1000);
 
-try {
+await runBench('sensors', { budgetS }, async ({ box, tmp }) => {
+  const started = performance.now();
   const list = sensors();
   console.log(`cityedge bench:sensors: ${list.length.toLocaleString('en-US')} LoRaWAN sensors through the gateway's embedded broker, journal on disk, upstream to Mosquitto; ` +
     [opts.ceiling ? `aedes alone flat out (${opts.ceilingS} s)` : '', opts.flood ? `the gateway flat out (${opts.floodS} s)` : '',
@@ -125,11 +103,4 @@ try {
     sensors: { parking: LOTS * BAYS_PER_LOT, lots: LOTS, manholes: MANHOLES, waterlogging: WATERLOGGING },
     flood, rate, ceiling, runS: (performance.now() - started) / 1000,
   });
-  clearTimeout(deadline);
-  await cleanup();
-} catch (e) {
-  clearTimeout(deadline);
-  if (!signalled) console.error(`bench:sensors: ${(e as Error).stack ?? String(e)}`);
-  await cleanup();
-  process.exitCode = 1;
-}
+});

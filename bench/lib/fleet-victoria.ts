@@ -1,45 +1,32 @@
 // The store of `npm run bench:fleet`: Debian's VictoriaMetrics on a free loopback port, its data in
-// the run's temp dir, in its own process group (bench/lib/children.ts). It takes InfluxDB line
-// protocol on `/api/v2/write` and stores field F of measurement M as metric `M_F`, labels `site` and
-// `device`. `-dedup.minScrapeInterval=1ms` keeps one sample per series and millisecond, as InfluxDB
-// keeps one point per series and time: a repeat written by a second ingest instance is stored once
-// (docs/platform.md). Its own counters (`/metrics`) say what it took; `/api/v1/export` what it holds.
-import { existsSync, mkdirSync } from 'node:fs';
+// the run's temp dir, started as the tests start it (launchOnFreePort, test/helpers/victoria.ts) but
+// as a child of the run (bench/lib/children.ts), so that the run's clean-up stops it (the tests'
+// process control re-raises Ctrl-C once it has killed its own, which would cut that clean-up short). It takes
+// InfluxDB line protocol on `/api/v2/write` and stores field F of measurement M as metric `M_F`,
+// labels `site` and `device`. `-dedup.minScrapeInterval=1ms` keeps one sample per series and
+// millisecond, as InfluxDB keeps one point per series and time: a repeat written by a second ingest
+// instance is stored once (docs/platform.md). Its own counters (`/metrics`) say what it took;
+// `/api/v1/export` what it holds.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { launchOnFreePort, requireVictoria, VICTORIA_BIN } from '../../test/helpers/victoria.ts';
 import { startChild, type Child } from './children.ts';
 import { distinctSamples, STEP_MS, tagsOf, valueOf, type FleetSpec } from './fleet-common.ts';
-import { freePort, LOOPBACK } from './mosquitto.ts';
-
-export const VICTORIA_BIN = '/usr/bin/victoria-metrics';
 
 export interface Store { url: string; child: Child }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 export async function startVictoria(dir: string): Promise<Store> {
-  if (!existsSync(VICTORIA_BIN)) throw new Error(`${VICTORIA_BIN} not found: install the Debian package "victoria-metrics"`);
-  const data = join(dir, 'victoria-data');
-  mkdirSync(data, { recursive: true });
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const url = `http://${LOOPBACK}:${port}`;
-    const child = startChild('victoria-metrics', VICTORIA_BIN, [
-      `-httpListenAddr=${LOOPBACK}:${port}`, `-storageDataPath=${data}`, '-retentionPeriod=100y',
-      '-dedup.minScrapeInterval=1ms', '-loggerLevel=WARN',
-    ]);
-    const until = performance.now() + 60_000;
-    while (child.running() && performance.now() < until) {
-      try {
-        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-        await res.text();
-        if (res.ok) return { url, child };
-      } catch { /* not listening yet */ }
-      await sleep(100);
-    }
-    await child.stop();
-    const out = child.lines.slice(-20).join('\n');
-    if (attempt >= 3 || !/address already in use/i.test(out)) throw new Error(`victoria-metrics did not answer GET /health; its last lines:\n${out}`);
-  }
+  requireVictoria();
+  const dataDir = join(dir, 'victoria-data');
+  mkdirSync(dataDir, { recursive: true });
+  const { proc, url } = await launchOnFreePort({
+    dataDir, args: ['-dedup.minScrapeInterval=1ms', '-loggerLevel=WARN'],
+    spawn: (args) => {
+      const child = startChild('victoria-metrics', VICTORIA_BIN, args);
+      return { child, running: () => child.running(), output: () => child.lines.join('\n'), kill: () => child.stop(0) };
+    },
+  });
+  return { url, child: proc.child };
 }
 
 /** What the store says it took, from its own `/metrics`. */
