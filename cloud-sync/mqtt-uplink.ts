@@ -6,7 +6,8 @@ import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, ty
 import type { Journal, JournalRecord } from '../gateway/journal/journal.ts';
 import { Backoff, CodedError, RateMeter, type Clock, type CommandHandler, type Logger, type SiteConfig, type UpstreamConfig } from '../gateway/model/index.ts';
 import { offlinePayload, onlinePayload, telemetryJson, topicPrefix, topics } from './json-format.ts';
-import { brokerCaps, isTlsFailure, publishSize, refusesQos, refusesRetain, sessionOptions, tlsOptions } from './mqtt-connect.ts';
+import { brokerCaps, publishSize, refusesQos, refusesRetain } from './mqtt-connect.ts';
+import { clientOptions, connectError, endClient, openClient, refusesProtocol, within } from './mqtt-link.ts';
 
 const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
@@ -124,8 +125,7 @@ export class MqttJsonUplink {
           return undefined;
         }
         failures++;
-        const err = e instanceof CodedError ? e
-          : new CodedError(isTlsFailure(e) ? 'CE_ERR_UPSTREAM_TLS' : 'CE_ERR_UPSTREAM_CONNECT', `${this.#o.upstream.url}: ${(e as Error).message}`);
+        const err = connectError(e, this.#o.upstream.url);
         this.#s.lastError = err.message;
         // The first failure and then one in ten: a broker down for a day must not fill the disk with logs.
         if (failures === 1 || failures % 10 === 0) this.#log.warn({ code: err.code, failures, backlog: this.#o.journal.backlog(this.id) }, err.message);
@@ -154,53 +154,18 @@ export class MqttJsonUplink {
 
   #connect(signal: AbortSignal): Promise<{ client: MqttClient; connack: IConnackPacket }> {
     const u = this.#o.upstream;
-    let tls: IClientOptions;
+    let opts: IClientOptions;
     try {
-      tls = tlsOptions(u);
+      opts = {
+        ...clientOptions(u, this.#o.site.id, this.#protocol),
+        will: { topic: this.#topics.status, payload: Buffer.from(offlinePayload()), qos: this.#willQos, retain: this.#retain },
+      };
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    const opts: IClientOptions = {
-      protocolVersion: this.#protocol,
-      clientId: u.client_id ?? `cityedge-${this.#o.site.id}-${u.id}`,
-      keepalive: u.keepalive_s,
-      ...sessionOptions(u, this.#protocol),
-      ...tls,
-      reconnectPeriod: 0,
-      connectTimeout: 15_000,
-      // mqtt-packet otherwise pre-builds a 2-byte Buffer for each of the 65,536 packet ids: 6 MB
-      // of heap, measured, for a saving the benchmark cannot see.
-      writeCache: false,
-      will: { topic: this.#topics.status, payload: Buffer.from(offlinePayload()), qos: this.#willQos, retain: this.#retain },
-      ...(u.username !== undefined ? { username: u.username } : {}),
-      ...(u.password !== undefined ? { password: u.password } : {}),
-    };
-    return new Promise((resolve, reject) => {
-      const client = mqtt.connect(u.url, opts);
-      // Before the CONNACK is handled: a kept session delivers what waited for the box right behind
-      // it, in the same read, and mqtt.js acknowledges a message nobody listened for.
-      this.#listenForCommands(client);
-      const fail = (e: Error) => { cleanup(); client.end(true); reject(e); };
-      const onClose = () => fail(new Error('connection closed before CONNACK'));
-      const onAbort = () => fail(new Error('aborted'));
-      const cleanup = () => {
-        client.off('connect', onConnect); client.off('error', fail); client.off('close', onClose);
-        signal.removeEventListener('abort', onAbort);
-      };
-      const onConnect = (connack: IConnackPacket) => {
-        cleanup();
-        // From here until the pump adds its own: an 'error' with no listener would end the process.
-        client.on('error', (e: Error) => { this.#s.lastError = e.message; });
-        // Nagle's algorithm holds small publishes back for the peer's delayed ACK: with a window of
-        // 32 a backlog drained at 14–17 % of what mqtt.js alone reaches; without it 46–54 %
-        // (bench:journal). mqtt.js leaves it on.
-        (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
-        resolve({ client, connack });
-      };
-      client.on('connect', onConnect);
-      client.on('error', fail);
-      client.on('close', onClose);
-      signal.addEventListener('abort', onAbort, { once: true });
+    return openClient(u.url, opts, signal, {
+      beforeConnack: (client) => this.#listenForCommands(client),
+      onError: (e) => { this.#s.lastError = e.message; },
     });
   }
 
@@ -403,16 +368,8 @@ export class MqttJsonUplink {
 
   /** On a clean shutdown the retained status says offline at once, rather than after the keepalive. */
   async #goodbye(client: MqttClient): Promise<void> {
-    const within = (p: Promise<unknown>, ms: number) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
     await within(client.publishAsync(this.#topics.status, offlinePayload(this.#o.clock.now()), { qos: 1, retain: this.#retain }), 2000);
-    // A broker that stopped acknowledging would keep a polite end() waiting for ever; and while it
-    // waits, end(true) is a no-op (mqtt.js: a disconnect is in progress): the socket itself goes.
-    const ended = await within(client.endAsync().then(() => true), 2000);
-    if (ended !== true) client.stream?.destroy();
+    await endClient(client, 2000);
   }
 }
 
-function refusesProtocol(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  return code === 1 || code === 0x84 || /unacceptable protocol version|unsupported protocol version/i.test((e as Error).message ?? '');
-}

@@ -3,10 +3,11 @@
 // births first, then DDATA by alias, acknowledged to the journal on PUBACK (QoS `data_qos`, 1 by
 // default, where the spec says 0: the journal deletes only what the broker has). Reconnects with
 // exponential backoff and jitter; MQTT 5 falling back to 3.1.1; the NDEATH is the will.
-import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt';
 import type { Journal, JournalRecord } from '../../gateway/journal/journal.ts';
 import { Backoff, CodedError, RateMeter, type Clock, type CommandHandler, type Logger, type SiteConfig, type UpstreamConfig } from '../../gateway/model/index.ts';
-import { brokerCaps, isTlsFailure, publishSize, sessionOptions, tlsOptions } from '../mqtt-connect.ts';
+import { brokerCaps, publishSize } from '../mqtt-connect.ts';
+import { clientOptions, connectError, endClient, openClient, refusesProtocol, within } from '../mqtt-link.ts';
 import type { UplinkStats } from '../mqtt-uplink.ts';
 import { BdSeqStore, births, MetricCatalogue, ndeath, recordMessages, type DeviceSpec, type Message } from './metrics.ts';
 import { NodeCommands, parseState } from './node-commands.ts';
@@ -130,8 +131,7 @@ export class SparkplugEdgeNode {
           return undefined;
         }
         failures++;
-        const err = e instanceof CodedError ? e
-          : new CodedError(isTlsFailure(e) ? 'CE_ERR_UPSTREAM_TLS' : 'CE_ERR_UPSTREAM_CONNECT', `${this.#o.upstream.url}: ${(e as Error).message}`);
+        const err = connectError(e, this.#o.upstream.url);
         this.#s.lastError = err.message;
         if (failures === 1 || failures % 10 === 0) this.#log.warn({ code: err.code, failures, backlog: this.#o.journal.backlog(this.id) }, err.message);
         return undefined;
@@ -153,41 +153,20 @@ export class SparkplugEdgeNode {
 
   #connect(signal: AbortSignal): Promise<{ client: MqttClient; connack: IConnackPacket }> {
     const u = this.#o.upstream;
-    let tls: IClientOptions;
-    try { tls = tlsOptions(u); } catch (e) { return Promise.reject(e as Error); }
+    let opts: IClientOptions;
+    try {
+      opts = {
+        // [tck-id-principles-persistence-clean-session-311] [tck-id-principles-persistence-clean-session-50]
+        ...clientOptions({ ...u, session_expiry_s: 0 }, this.#o.site.id, this.#protocol),
+      };
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     // [tck-id-topics-nbirth-bdseq-increment] a new bdSeq for every CONNECT, kept before it is sent.
     const bdSeq = this.#bdSeq.next();
-    const opts: IClientOptions = {
-      protocolVersion: this.#protocol,
-      clientId: u.client_id ?? `cityedge-${this.#o.site.id}-${u.id}`,
-      keepalive: u.keepalive_s,
-      // [tck-id-principles-persistence-clean-session-311] [tck-id-principles-persistence-clean-session-50]
-      ...sessionOptions({ ...u, session_expiry_s: 0 }, this.#protocol),
-      ...tls,
-      reconnectPeriod: 0, connectTimeout: 15_000, writeCache: false,
-      // [tck-id-payloads-ndeath-will-message] [tck-id-payloads-ndeath-will-message-qos] [tck-id-payloads-ndeath-will-message-retain]
-      will: { topic: this.#topics.node('NDEATH'), payload: toBuffer(encodePayload(ndeath(bdSeq, this.#o.clock.now()), ENCODE)), qos: 1, retain: false },
-      ...(u.username !== undefined ? { username: u.username } : {}),
-      ...(u.password !== undefined ? { password: u.password } : {}),
-    };
-    return new Promise((resolve, reject) => {
-      const client = mqtt.connect(u.url, opts);
-      const fail = (e: Error) => { cleanup(); client.end(true); reject(e); };
-      const onClose = () => fail(new Error('connection closed before CONNACK'));
-      const onAbort = () => fail(new Error('aborted'));
-      const cleanup = () => { client.off('connect', onConnect).off('error', fail).off('close', onClose); signal.removeEventListener('abort', onAbort); };
-      const onConnect = (connack: IConnackPacket) => {
-        cleanup();
-        // From here until the pump adds its own: an 'error' with no listener would end the process.
-        client.on('error', (e: Error) => { this.#s.lastError = e.message; });
-        (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
-        resolve({ client, connack });
-      };
-      client.on('connect', onConnect);
-      client.on('error', fail);
-      client.on('close', onClose);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    // [tck-id-payloads-ndeath-will-message] [tck-id-payloads-ndeath-will-message-qos] [tck-id-payloads-ndeath-will-message-retain]
+    opts.will = { topic: this.#topics.node('NDEATH'), payload: toBuffer(encodePayload(ndeath(bdSeq, this.#o.clock.now()), ENCODE)), qos: 1, retain: false };
+    return openClient(u.url, opts, signal, { onError: (e) => { this.#s.lastError = e.message; } });
   }
 
   /**
@@ -430,18 +409,10 @@ export class SparkplugEdgeNode {
    * so the broker sends the will too: a host may see the same NDEATH twice.
    */
   async #goodbye(client: MqttClient): Promise<void> {
-    const within = (p: Promise<unknown>, ms: number) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);
     await within(client.publishAsync(this.#topics.node('NDEATH'), toBuffer(encodePayload(ndeath(this.#bdSeq.current, this.#o.clock.now()), ENCODE)), { qos: 1, retain: false }), GOODBYE_MS);
-    await within(client.endAsync(false, this.#protocol === 5 ? { reasonCode: 0x04 } : {}), GOODBYE_MS);
-    // A polite end still waiting makes end(true) a no-op: the socket itself goes.
-    client.end(true);
-    client.stream?.destroy();
+    await endClient(client, GOODBYE_MS, this.#protocol === 5 ? { reasonCode: 0x04 } : undefined);
   }
 }
 
 const toBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-function refusesProtocol(e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  return code === 1 || code === 0x84 || /unacceptable protocol version|unsupported protocol version/i.test((e as Error).message ?? '');
-}
