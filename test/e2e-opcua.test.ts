@@ -8,7 +8,7 @@ import { parseConfig } from '../config/loader.ts';
 import { startGateway } from '../gateway/main.ts';
 import { startOpcuaPlant } from '../simulators/opcua/index.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
-import { tempDir } from './helpers/opcua.ts';
+import { tempDir } from './helpers/temp.ts';
 import { waitFor } from './helpers/wait.ts';
 
 interface Telemetry { device: string; historical: boolean; points: { tag: string; v: unknown; q: string; t: number }[] }

@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { parseConfig } from '../config/loader.ts';
 import { startGateway } from '../gateway/main.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
-import { tempDir } from './helpers/opcua.ts';
+import { tempDir } from './helpers/temp.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');

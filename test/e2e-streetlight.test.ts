@@ -12,7 +12,7 @@ import { parseConfig } from '../config/loader.ts';
 import { startGateway } from '../gateway/main.ts';
 import { startStreetlightCabinet } from '../simulators/streetlight/index.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
-import { tempDir } from './helpers/opcua.ts';
+import { tempDir } from './helpers/temp.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const EXAMPLE = join(import.meta.dirname, '..', 'config', 'examples', 'streetlight-cabinet.yaml');

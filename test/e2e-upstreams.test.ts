@@ -10,7 +10,7 @@ import { parseConfig } from '../config/loader.ts';
 import { startGateway } from '../gateway/main.ts';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { startVictoria } from './helpers/victoria.ts';
-import { tempDir } from './helpers/opcua.ts';
+import { tempDir } from './helpers/temp.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const sp = sparkplug.get('spBv1.0')!;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { OpcuaDriver } from '../drivers/opcua/driver.ts';
 import { startOpcuaPlant } from '../simulators/opcua/index.ts';
-import { good, plantDevice, scanUntil, tempDir } from './helpers/opcua.ts';
+import { good, plantDevice, scanUntil } from './helpers/opcua.ts';
+import { tempDir } from './helpers/temp.ts';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'cityedge.mjs');
 const run = promisify(execFile);

@@ -5,7 +5,8 @@ import t from 'tap';
 import { OpcuaDriver } from '../drivers/opcua/driver.ts';
 import type { ScanResult } from '../gateway/model/index.ts';
 import { startOpcuaPlant, type OpcuaPlant } from '../simulators/opcua/index.ts';
-import { good, latest, plantDevice, scanUntil, tempDir } from './helpers/opcua.ts';
+import { good, latest, plantDevice, scanUntil } from './helpers/opcua.ts';
+import { tempDir } from './helpers/temp.ts';
 
 let plant: OpcuaPlant;
 t.before(async () => { plant = await startOpcuaPlant({ port: 0, users: [{ username: 'operator', password: 'pump-it-up' }] }); });

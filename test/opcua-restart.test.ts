@@ -8,7 +8,8 @@ import { OpcuaDriver } from '../drivers/opcua/driver.ts';
 import type { ScanResult } from '../gateway/model/index.ts';
 import { freePort } from './helpers/ports.ts';
 import { spawnProcess } from './helpers/proc.ts';
-import { good, latest, plantDevice, scanUntil, tempDir } from './helpers/opcua.ts';
+import { good, latest, plantDevice, scanUntil } from './helpers/opcua.ts';
+import { tempDir } from './helpers/temp.ts';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'cityedge.mjs');
 

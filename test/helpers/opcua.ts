@@ -1,19 +1,9 @@
 // What the OPC UA tests share: the plant device pointed at a simulator, a scan loop that waits for
 // a condition, and the newest sample of a tag in a scan.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Test } from 'tap';
 import { parseConfig } from '../../config/loader.ts';
 import type { OpcuaDriver } from '../../drivers/opcua/driver.ts';
 import type { OpcuaDeviceConfig, Sample, ScanResult } from '../../gateway/model/index.ts';
 import { waitFor } from './wait.ts';
-
-export function tempDir(t: Test, prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 export function plantDevice(endpoint: string, extra = '', tags?: string, pollMs = 200): OpcuaDeviceConfig {
   return parseConfig(`
