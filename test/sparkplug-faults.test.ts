@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMosquitto } from './helpers/mosquitto.ts';
-import { checkAliases, checkBorn, checkSeqs, dataValues, lastIndex, of, platform, pt, startNode, type Line } from './helpers/sparkplug-host.ts';
+import { checkAliases, checkBorn, checkSeqs, dataValues, DEVICES, lastIndex, of, platform, pt, startNode, type Line } from './helpers/sparkplug-host.ts';
+import type { DeviceSpec } from '../cloud-sync/sparkplug/metrics.ts';
 import { waitFor, waitForValue } from './helpers/wait.ts';
 import { systemClock, type Clock } from '../gateway/model/clock.ts';
 
@@ -91,5 +92,20 @@ t.test('a broker\'s Maximum Packet Size below a record: DDATA split to fit, no d
   t.equal(node.stats().connects, 1, 'never disconnected by the broker');
   t.equal(node.stats().oversize, 0, 'nothing dropped');
   checkSeqs(t, host.msgs);
+  checkBorn(t, host.msgs);
+});
+
+t.test('a DBIRTH larger than the broker takes: dropped and counted; the other devices\' births and data go on', async (t) => {
+  const broker = await startMosquitto({ t, extraConf: ['max_packet_size 2048'] });
+  const host = await platform(t, broker.url);
+  const big: DeviceSpec = { id: 'bigplc', tags: Array.from({ length: 200 }, (_, i) => ({ name: `register_with_a_long_name_${i}`, type: 'float32', unit: 'm3/h' })) };
+  const lines: Line[] = [];
+  const { node, journal } = startNode(t, broker.url, { devices: [...DEVICES, big], lines });
+  journal.append('plc1', [pt('plc1', 'level', 1.5)]);
+  await waitFor(() => dataValues(host.msgs, 'plc1').length === 1 && journal.backlog('city') === 0, { what: 'plc1 data after the births', timeoutMs: 60_000 });
+  t.equal(node.stats().oversize, 1, 'the big DBIRTH counted');
+  t.equal(of(host.msgs, 'DBIRTH', 'bigplc').length, 0, 'and not sent');
+  t.ok(lines.some((l) => l.obj.code === 'CE_ERR_UPSTREAM_PUBLISH' && /maximum packet size \(2048\)/.test(l.msg)), 'logged with the limit');
+  t.equal(node.stats().connects, 1, 'never disconnected by the broker');
   checkBorn(t, host.msgs);
 });

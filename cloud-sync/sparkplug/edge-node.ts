@@ -327,6 +327,7 @@ export class SparkplugEdgeNode {
       // The catalogue fits every value to its datatype; if one still does not encode, retrying cannot help.
       this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', topic: out.topic, ids: out.ids }, `sparkplug: cannot encode, dropped: ${(e as Error).message}`);
       if (out.ids.length > 0) this.#o.journal.ack(this.id, out.ids);
+      settled(link, out);
       return;
     }
     if (link.maxPacket !== undefined && publishSize(out.topic, bytes.length, this.#protocol) > link.maxPacket) return this.#oversize(link, out, bytes.length);
@@ -336,7 +337,7 @@ export class SparkplugEdgeNode {
     // [tck-id-payloads-nbirth-retain] [tck-id-payloads-dbirth-retain] [tck-id-payloads-ddata-retain]; QoS: see docs/sparkplug.md.
     link.client.publish(out.topic, bytes, { qos: link.qos, retain: false }, (err) => {
       link.inflight--;
-      if (out.verb.endsWith('BIRTH') && link.birthsDue > 0) link.birthsDue--;
+      settled(link, out);
       if (err) {
         // Lost with the connection: offered again on the next one. Refused by the broker: below.
         if (link.open) this.#refused(link, out, err);
@@ -394,6 +395,7 @@ export class SparkplugEdgeNode {
     this.#s.lastError = err.message;
     this.#log.error({ code: err.code, topic: out.topic, bytes, maxPacket: link.maxPacket }, err.message);
     if (out.ids.length > 0) this.#o.journal.ack(this.id, out.ids);
+    settled(link, out);
   }
 
   #sayOnce(what: string, message: string): void {
@@ -412,6 +414,11 @@ export class SparkplugEdgeNode {
     await within(client.publishAsync(this.#topics.node('NDEATH'), toBuffer(encodePayload(ndeath(this.#bdSeq.current, this.#o.clock.now()), ENCODE)), { qos: 1, retain: false }), GOODBYE_MS);
     await endClient(client, GOODBYE_MS, this.#protocol === 5 ? { reasonCode: 0x04 } : undefined);
   }
+}
+
+/** A birth the data waits for is settled: acknowledged, refused, or dropped without being sent. */
+function settled(link: Link, out: Out): void {
+  if (out.verb.endsWith('BIRTH') && link.birthsDue > 0) link.birthsDue--;
 }
 
 const toBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);

@@ -65,12 +65,12 @@ export function keepingLogger(lines: Line[]): Logger {
   return l;
 }
 
-export function startNode(t: Teardownable, url: string, o: { upstream?: Partial<UpstreamConfig>; journal?: MemoryJournal; clock?: Clock; dataDir?: string; onCommand?: CommandHandler; lines?: Line[] } = {}) {
+export function startNode(t: Teardownable, url: string, o: { upstream?: Partial<UpstreamConfig>; journal?: MemoryJournal; clock?: Clock; dataDir?: string; onCommand?: CommandHandler; lines?: Line[]; devices?: DeviceSpec[] } = {}) {
   const journal = o.journal ?? new MemoryJournal();
   const lines = o.lines ?? [];
   const opts: SparkplugEdgeNodeOptions = {
     upstream: { id: 'city', url, format: 'sparkplug', protocol_version: 5, keepalive_s: 30, inflight: 8, commands: [], session_expiry_s: 0, group_id: G, edge_node_id: E, ...o.upstream },
-    site: { id: 'ps1' }, devices: DEVICES, journal, clock: o.clock ?? systemClock, logger: keepingLogger(lines), version: '0.2.0-test',
+    site: { id: 'ps1' }, devices: o.devices ?? DEVICES, journal, clock: o.clock ?? systemClock, logger: keepingLogger(lines), version: '0.2.0-test',
     ...(o.onCommand ? { onCommand: o.onCommand } : {}), ...(o.dataDir ? { dataDir: o.dataDir } : {}),
   };
   const node = new SparkplugEdgeNode(opts);
