@@ -310,8 +310,11 @@ export class MqttJsonUplink {
 
   #publish(client: MqttClient, rec: JournalRecord, historical: boolean, link: Link, signal: AbortSignal): void {
     const { topic, payload } = this.#message(rec, historical);
-    const bytes = publishSize(topic, Buffer.byteLength(payload), this.#protocol);
-    if (link.maxPacket !== undefined && bytes > link.maxPacket) return this.#oversize(rec, bytes, link);
+    // Measured only against a broker that has a limit: a second pass over every payload otherwise.
+    if (link.maxPacket !== undefined) {
+      const bytes = publishSize(topic, Buffer.byteLength(payload), this.#protocol);
+      if (bytes > link.maxPacket) return this.#oversize(rec, bytes, link);
+    }
     link.inflight.add(rec.id);
     this.#s.published++;
     client.publish(topic, payload, { qos: 1 }, (err) => {

@@ -7,31 +7,9 @@ import t from 'tap';
 import mqtt from 'mqtt';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { waitFor } from './helpers/wait.ts';
-import { MqttJsonUplink } from '../cloud-sync/mqtt-uplink.ts';
-import { MemoryJournal } from '../gateway/journal/memory.ts';
-import { systemClock } from '../gateway/model/clock.ts';
-import type { CommandHandler, Logger, UpstreamConfig } from '../gateway/model/index.ts';
-import type { Teardownable } from './helpers/proc.ts';
+import { startUplink, type Line } from './helpers/uplink.ts';
+import type { CommandHandler } from '../gateway/model/index.ts';
 
-interface Line { level: string; obj: Record<string, unknown>; msg: string }
-function keepingLogger(lines: Line[]): Logger {
-  const rec = (level: string) => (a: object | string, b?: string) => lines.push(typeof a === 'string' ? { level, obj: {}, msg: a } : { level, obj: a as Record<string, unknown>, msg: b ?? '' });
-  const l: Logger = { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error'), child: () => l };
-  return l;
-}
-
-function startUplink(t: Teardownable, upstream: Partial<UpstreamConfig> & { url: string }, lines: Line[], onCommand?: CommandHandler) {
-  const journal = new MemoryJournal();
-  const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 8, commands: [], session_expiry_s: 0, ...upstream },
-    site: { id: 'ps1' }, journal, clock: systemClock, logger: keepingLogger(lines), version: '0.0.0', ...(onCommand ? { onCommand } : {}),
-  });
-  const ac = new AbortController();
-  const running = uplink.run(ac.signal);
-  const stop = async () => { ac.abort(); await running; };
-  t.teardown(stop);
-  return { journal, uplink, stop };
-}
 
 t.test('a broker without retained messages: status unretained, said once, telemetry delivered', async (t) => {
   const broker = await startMosquitto({ t, extraConf: ['retain_available false'] });

@@ -7,33 +7,12 @@ import t from 'tap';
 import mqtt from 'mqtt';
 import { startMosquitto } from './helpers/mosquitto.ts';
 import { waitFor } from './helpers/wait.ts';
-import type { Teardownable } from './helpers/proc.ts';
-import { MqttJsonUplink } from '../cloud-sync/mqtt-uplink.ts';
+import { silentBroker, startUplink, type Line } from './helpers/uplink.ts';
 import type { TelemetryPayload } from '../cloud-sync/json-format.ts';
-import { MemoryJournal } from '../gateway/journal/memory.ts';
-import { systemClock } from '../gateway/model/clock.ts';
-import type { CommandHandler, Logger, Sample, UpstreamConfig } from '../gateway/model/index.ts';
+import type { CommandHandler, Sample } from '../gateway/model/index.ts';
 
 const MAX = 2048;
 
-interface Line { level: string; obj: Record<string, unknown>; msg: string }
-function keepingLogger(lines: Line[]): Logger {
-  const rec = (level: string) => (a: object | string, b?: string) => lines.push(typeof a === 'string' ? { level, obj: {}, msg: a } : { level, obj: a as Record<string, unknown>, msg: b ?? '' });
-  const l: Logger = { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error'), child: () => l };
-  return l;
-}
-
-function startUplink(t: Teardownable, upstream: Partial<UpstreamConfig> & { url: string }, lines: Line[], onCommand?: CommandHandler) {
-  const journal = new MemoryJournal();
-  const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', format: 'json', protocol_version: 5, keepalive_s: 30, inflight: 8, commands: [], session_expiry_s: 0, ...upstream },
-    site: { id: 'ps1' }, journal, clock: systemClock, logger: keepingLogger(lines), version: '0.0.0', ...(onCommand ? { onCommand } : {}),
-  });
-  const ac = new AbortController();
-  const running = uplink.run(ac.signal);
-  t.teardown(async () => { ac.abort(); await running; });
-  return { journal, uplink };
-}
 
 /** One tag of plc1: about 120 bytes on the wire. */
 const small = (v: number): Sample[] => [{ tag: 'plc1.level', value: v, quality: 'good', ts: Date.now() }];
@@ -160,33 +139,14 @@ t.test('a limit below the status: said once, and the link stays up', async (t) =
 });
 
 t.test('stop with a broker that stopped acknowledging: the socket is closed, not left open', async (t) => {
-  const { createServer } = await import('node:net');
-  // Accepts the connection (MQTT 3.1.1 CONNACK) and then ignores everything: end() never completes,
-  // and while it waits mqtt.js makes end(true) a no-op.
-  let open = 0;
-  const server = createServer((sock) => {
-    open++;
-    sock.once('data', () => sock.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
-    sock.on('close', () => open--);
-    sock.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => { server.close(); });
-  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
+  // end() never completes against it, and while it waits mqtt.js makes end(true) a no-op.
+  const broker = await silentBroker(t);
   // A keepalive far beyond the test: only the uplink's stop can close the socket.
-  const journal = new MemoryJournal();
-  const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', url, format: 'json', protocol_version: 4, keepalive_s: 3600, inflight: 4, commands: [], session_expiry_s: 0 },
-    site: { id: 'ps1' }, journal, clock: systemClock, logger: keepingLogger([]), version: '0.0.0',
-  });
-  const ac = new AbortController();
-  const running = uplink.run(ac.signal);
-  t.teardown(async () => { ac.abort(); await running; });
+  const { journal, uplink, stop } = startUplink(t, { url: broker.url, protocol_version: 4, keepalive_s: 3600, inflight: 4 }, []);
   await waitFor(() => uplink.stats().connected, { what: 'connected' });
   journal.append('plc1', small(1));
   await waitFor(() => uplink.stats().published === 1, { what: 'published, never acknowledged' });
-  ac.abort();
-  await running;
-  await waitFor(() => open === 0, { what: 'the box\'s socket closed after stop', timeoutMs: 30_000 });
+  await stop();
+  await waitFor(() => broker.openSockets() === 0, { what: 'the box\'s socket closed after stop', timeoutMs: 30_000 });
   t.equal(journal.backlog('city'), 1, 'the unacknowledged batch stays in the journal');
 });

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMosquitto } from './helpers/mosquitto.ts';
+import { silentBroker, startUplink } from './helpers/uplink.ts';
 import { waitFor } from './helpers/wait.ts';
 import { MqttJsonUplink } from '../cloud-sync/mqtt-uplink.ts';
 import { MemoryJournal } from '../gateway/journal/memory.ts';
@@ -38,27 +39,14 @@ t.test('MQTT 5 PUBACK "not authorized": counted, kept, and one refused device do
 });
 
 t.test('stop returns even when the broker stops acknowledging', async (t) => {
-  const { createServer } = await import('node:net');
-  // A broker that accepts the connection (MQTT 3.1.1 CONNACK) and then ignores everything.
-  const server = createServer((sock) => {
-    sock.once('data', () => sock.write(Buffer.from([0x20, 0x02, 0x00, 0x00])));
-    sock.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => { server.close(); });
-  const url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const journal = new MemoryJournal();
-  const uplink = new MqttJsonUplink({
-    upstream: { id: 'city', url, format: 'json', protocol_version: 4, keepalive_s: 30, inflight: 4, commands: [], session_expiry_s: 0 },
-    site: { id: 'ps1' }, journal, clock: systemClock, logger: silentLogger, version: '0.0.0',
-  });
-  const ac = new AbortController();
-  const running = uplink.run(ac.signal);
+  const broker = await silentBroker(t);
+  const { journal, uplink, stop } = startUplink(t, { url: broker.url, protocol_version: 4, inflight: 4 }, []);
   await waitFor(() => uplink.stats().connected, { what: 'connected' });
   journal.append('plc1', [{ tag: 'plc1.level', value: 1, quality: 'good', ts: Date.now() }]);
   await waitFor(() => uplink.stats().published === 1, { what: 'published' });
-  ac.abort();
-  const outcome = await Promise.race([running.then(() => 'stopped'), new Promise((r) => setTimeout(r, 30_000, 'hung'))]);
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([stop().then(() => 'stopped'), new Promise((r) => { timer = setTimeout(r, 30_000, 'hung'); })]);
+  clearTimeout(timer);
   t.equal(outcome, 'stopped', 'run() resolves within seconds of the abort');
   t.equal(journal.backlog('city'), 1, 'the unacknowledged batch stays in the journal');
 });

@@ -5,11 +5,12 @@ import type { Test } from 'tap';
 import mqtt from 'mqtt';
 import sparkplug from 'sparkplug-payload';
 import type { Teardownable } from './proc.ts';
+import { keepingLogger, type Line } from './uplink.ts';
 import { SparkplugEdgeNode, type SparkplugEdgeNodeOptions } from '../../cloud-sync/sparkplug/edge-node.ts';
 import type { DeviceSpec } from '../../cloud-sync/sparkplug/metrics.ts';
 import { MemoryJournal } from '../../gateway/journal/memory.ts';
 import { systemClock, type Clock } from '../../gateway/model/clock.ts';
-import type { CommandHandler, Logger, Sample, UpstreamConfig } from '../../gateway/model/index.ts';
+import type { CommandHandler, Sample, UpstreamConfig } from '../../gateway/model/index.ts';
 
 export const tahu = sparkplug.get('spBv1.0')!;
 export const G = 'g1';
@@ -58,12 +59,8 @@ export const bdSeqOf = (m: Msg) => m.metrics.find((x) => x.name === 'bdSeq')!.va
 
 // ── the edge node ───────────────────────────────────────────────────────────────────────────────
 
-export interface Line { level: string; obj: Record<string, unknown>; msg: string }
-export function keepingLogger(lines: Line[]): Logger {
-  const rec = (level: string) => (a: object | string, b?: string) => lines.push(typeof a === 'string' ? { level, obj: {}, msg: a } : { level, obj: a as Record<string, unknown>, msg: b ?? '' });
-  const l: Logger = { debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error'), child: () => l };
-  return l;
-}
+export type { Line } from './uplink.ts';
+
 
 export function startNode(t: Teardownable, url: string, o: { upstream?: Partial<UpstreamConfig>; journal?: MemoryJournal; clock?: Clock; dataDir?: string; onCommand?: CommandHandler; lines?: Line[]; devices?: DeviceSpec[] } = {}) {
   const journal = o.journal ?? new MemoryJournal();
