@@ -14,7 +14,7 @@ import jsYaml from 'js-yaml';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
 import { compileValidator, schemaIssues } from './validate.ts';
 import { semanticIssues } from './semantic.ts';
-import type { Config } from './schema.ts';
+import type { AnyDeviceConfig, CameraDeviceConfig, Config, DeviceConfig, RawConfig } from './schema.ts';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { deepFreeze } from './freeze.ts';
 
@@ -53,8 +53,8 @@ export function parseValidConfig(text: string, file: string): Config | undefined
     return undefined;
   }
   const validate = compileValidator();
-  if (!validate(data) || semanticIssues(data as Config).length > 0) return undefined;
-  return finish(data as Config, file);
+  if (!validate(data) || semanticIssues(data as RawConfig).length > 0) return undefined;
+  return finish(data as RawConfig, file);
 }
 
 export function parseConfigWithPositions(text: string, file: string): Config {
@@ -69,17 +69,21 @@ export function parseConfigWithPositions(text: string, file: string): Config {
   }
   const data: unknown = doc.toJS() ?? {};
   const validate = compileValidator();
-  const raw = validate(data) ? semanticIssues(data as Config) : schemaIssues(validate.errors ?? []);
+  const raw = validate(data) ? semanticIssues(data as RawConfig) : schemaIssues(validate.errors ?? []);
   if (raw.length > 0) {
     const issues = raw.map((r) => locate(r, doc, lines, file));
     issues.sort((a, b) => a.line - b.line || a.column - b.column);
     throw new ConfigError('CE_ERR_CONFIG_INVALID', issues);
   }
-  return finish(data as Config, file);
+  return finish(data as RawConfig, file);
 }
 
-function finish(data: Config, file: string): Config {
-  const config = data as Config & { source: string };
+function finish(data: RawConfig, file: string): Config {
+  const all: AnyDeviceConfig[] = data.devices;
+  const config = data as unknown as Config & { source: string };
+  // Cameras are watched, not read: the gateway's device loops never see them.
+  config.devices = all.filter((d): d is DeviceConfig => d.driver !== 'camera');
+  config.cameras = all.filter((d): d is CameraDeviceConfig => d.driver === 'camera');
   config.source = resolve(file);
   config.buffer = { ...config.buffer, path: config.buffer?.path ?? './data' };
   // A relative buffer path is relative to the config file, so the box behaves the same whatever

@@ -275,6 +275,23 @@ export const OpcuaDeviceSchema = Type.Object({
   tags: Type.Array(OpcuaTagSchema, { minItems: 1 }),
 }, { additionalProperties: false });
 
+/**
+ * A camera at a hot spot (智能视频): not polled; the console shows it live (node-rtsp-stream +
+ * JSMpeg) and alarms that name it (`camera:`) take a JPEG snapshot with ffmpeg.
+ */
+export const CameraDeviceSchema = Type.Object({
+  id: Id('device id'),
+  driver: Type.Literal('camera'),
+  name: Type.Optional(Type.String({ description: 'what the camera looks at, shown in the console' })),
+  description: Type.Optional(Type.String()),
+  enabled: Type.Boolean({ default: true }),
+  url: Type.String({ pattern: '^rtsps?://\\S+$', description: 'the camera\'s RTSP URL; credentials in it are never logged' }),
+  width: Type.Integer({ minimum: 16, maximum: 4096, default: 640, description: 'width of the live picture in the console (pixels)' }),
+  height: Type.Integer({ minimum: 16, maximum: 4096, default: 360, description: 'height of the live picture in the console (pixels)' }),
+  bitrate_kbps: Type.Integer({ minimum: 50, maximum: 20_000, default: 800, description: 'MPEG-1 bit rate of the live picture' }),
+  snapshot_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: 120, default: 15, description: 'longest wait for a snapshot frame' }),
+}, { additionalProperties: false });
+
 /** Every driver this build knows, with the schema of its device entry. */
 export const DeviceSchemas = {
   'modbus-tcp': ModbusTcpDeviceSchema,
@@ -282,6 +299,7 @@ export const DeviceSchemas = {
   'opcua': OpcuaDeviceSchema,
   'lorawan': LorawanDeviceSchema,
   'mqtt': MqttDeviceSchema,
+  'camera': CameraDeviceSchema,
 } as const satisfies Record<string, TSchema>;
 export const DriverNames = Object.keys(DeviceSchemas) as (keyof typeof DeviceSchemas)[];
 
@@ -323,18 +341,29 @@ export const AlarmSchema = Type.Object({
   event_type: Type.Optional(Type.String({ pattern: '^\\d{4}$', description: 'city-management event type, 4 digits' })),
   component: Type.Optional({ ...ComponentCode, description: '部件标识码 for the case; default the device\'s' }),
   grid: Type.Optional(Type.String({ pattern: '^\\d{14,15}$', description: '万米单元网格 code for the case; default the device\'s, then the site\'s' })),
+  camera: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+$', description: 'id of a camera device: a JPEG snapshot is taken when this alarm becomes active' })),
 }, { additionalProperties: false });
 
+export const ApiRoles = ['admin', 'engineer', 'viewer'] as const;
 export const ApiUserSchema = Type.Object({
   name: Id('user name, written to the audit log'),
-  role: Enum(['engineer', 'viewer'] as const, { default: 'viewer', description: 'engineer: may send commands; viewer: reads only' }),
-  token_sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the bearer token; the token itself is never stored' }),
+  role: Enum(ApiRoles, { default: 'viewer', description: 'admin and engineer: may send commands; viewer: reads only' }),
+  token_sha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the bearer token; the token itself is never stored' })),
+  password_hash: Type.Optional(Type.String({ pattern: '^scrypt\\$\\d+\\$\\d+\\$\\d+\\$[A-Za-z0-9+/=]+\\$[A-Za-z0-9+/=]+$', description: 'console login: scrypt$N$r$p$salt$hash, as cityedge provision or cityedge passwd writes it' })),
 }, { additionalProperties: false });
 
 export const ApiSchema = Type.Object({
   host: Type.String({ default: '127.0.0.1', description: 'address the HTTP API listens on' }),
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: '0 picks a free port' }),
   users: Type.Array(ApiUserSchema, { default: [], description: 'who may use the API; with none, every request is refused' }),
+  console: Type.Boolean({ default: true, description: 'serve the web console at / (login with a password_hash user)' }),
+  session_idle: { ...Duration, default: '30m', description: 'a console session ends after this long without a request' },
+  session_max: { ...Duration, default: '12h', description: 'a console session ends this long after login, however busy' },
+  metrics: Enum(['token', 'public'] as const, { default: 'token', description: 'GET /metrics: token: a valid bearer token (any role); public: no authentication' }),
+  trends: Type.Object({
+    step: { ...Duration, default: '10s', description: 'trend resolution: min, max and mean per step' },
+    keep: { ...Duration, default: '24h', description: 'how far back trends reach (kept in trends.db in the buffer path)' },
+  }, { additionalProperties: false, default: {} }),
 }, { additionalProperties: false });
 
 export const ConfigSchema = Type.Object({
@@ -358,17 +387,29 @@ export type MqttDeviceConfig = Static<typeof MqttDeviceSchema>;
 export type BrokerConfig = Static<typeof BrokerSchema>;
 export type OpcuaTagConfig = Static<typeof OpcuaTagSchema>;
 export type OpcuaDeviceConfig = Static<typeof OpcuaDeviceSchema>;
-export type DeviceConfig = Static<typeof DeviceSchema>;
+/** Any entry of `devices:` as written, cameras included. */
+export type AnyDeviceConfig = Static<typeof DeviceSchema>;
+/** A device the gateway reads: every driver but camera (cameras are `Config.cameras`). */
+export type DeviceConfig = Exclude<AnyDeviceConfig, { driver: 'camera' }>;
 export type AlarmConfig = Static<typeof AlarmSchema>;
 export type ApiConfig = Static<typeof ApiSchema>;
+export type ApiRole = (typeof ApiRoles)[number];
+export type CameraDeviceConfig = Static<typeof CameraDeviceSchema>;
 export type CommandVerb = (typeof CommandVerbs)[number];
 export type TagType = (typeof TagTypes)[number];
 export type WordOrder = (typeof WordOrders)[number];
 export type ModbusTable = (typeof ModbusTables)[number];
 export type Severity = (typeof Severities)[number];
 
+/** The file as validated, before the loader sets cameras apart. */
+export type RawConfig = Static<typeof ConfigSchema>;
+
 /** The validated, defaulted, frozen configuration the gateway runs with. */
-export type Config = Static<typeof ConfigSchema> & {
+export type Config = Omit<RawConfig, 'devices'> & {
+  /** The devices it reads, in file order. */
+  devices: DeviceConfig[];
+  /** The `driver: camera` entries of `devices:`, in file order. */
+  cameras: CameraDeviceConfig[];
   buffer: { path: string; journal: 'disk' | 'memory'; max_bytes?: number | string; max_age?: number | string; commit_ms: number; fsync: 'full' | 'normal' | 'off' };
   /** Absolute path of the file this came from. */
   readonly source: string;

@@ -5,10 +5,10 @@ import { durationMs, byteSize } from './units.ts';
 import { checkExpr } from './expr.ts';
 import { tagNamesOf } from './tag-names.ts';
 import { tagGlob } from './rule-templates.ts';
-import type { AlarmConfig, Config, LorawanDeviceConfig, ModbusTagConfig, OpcuaDeviceConfig, OpcuaTagConfig } from './schema.ts';
+import type { AlarmConfig, Config, RawConfig, LorawanDeviceConfig, ModbusTagConfig, OpcuaDeviceConfig, OpcuaTagConfig } from './schema.ts';
 import type { KeyPath, RawIssue } from './loader.ts';
 
-export function semanticIssues(c: Config): RawIssue[] {
+export function semanticIssues(c: RawConfig): RawIssue[] {
   const out: RawIssue[] = [];
   const add = (path: KeyPath, message: string, hint?: string) => out.push({ path, message, ...(hint ? { hint } : {}) });
 
@@ -29,6 +29,7 @@ export function semanticIssues(c: Config): RawIssue[] {
 
   const tagsByDevice = new Map<string, Set<string>>();
   c.devices.forEach((d, di) => {
+    if (d.driver === 'camera') return;
     if (d.driver === 'opcua') opcuaDeviceIssues(d, di, add);
     if (d.driver === 'mqtt' && d.source === 'local' && c.broker === undefined) add(['devices', di, 'source'], 'source local is the box\'s own broker, and the configuration has no broker section', 'add broker: { port: 1883, users: [...] }');
     if (d.driver === 'lorawan') {
@@ -50,7 +51,31 @@ export function semanticIssues(c: Config): RawIssue[] {
 
   unique(c.alarms.map((a) => a.id), (i, id) => add(['alarms', i, 'id'], `alarm "${id}" is defined twice`, 'give each alarm rule its own id'));
   c.alarms.forEach((a, i) => alarmIssues(a, i, tagsByDevice, add));
+  const cameras = c.devices.filter((d) => d.driver === 'camera').map((d) => d.id);
+  c.alarms.forEach((a, i) => {
+    if (a.camera !== undefined && !cameras.includes(a.camera)) {
+      add(['alarms', i, 'camera'], `"${a.camera}" is not a camera of this box`, cameras.length > 0 ? `cameras: ${cameras.join(', ')}` : 'add a device with driver: camera and its url');
+    }
+  });
+  if (c.api) apiIssues(c.api, add);
   return out;
+}
+
+function apiIssues(api: NonNullable<RawConfig['api']>, add: (p: KeyPath, m: string, h?: string) => void): void {
+  unique(api.users.map((u) => u.name), (i, name) => add(['api', 'users', i, 'name'], `user "${name}" is defined twice`, 'one entry per person: give it a token_sha256, a password_hash, or both'));
+  api.users.forEach((u, i) => {
+    if (u.token_sha256 === undefined && u.password_hash === undefined) {
+      add(['api', 'users', i], `user "${u.name}" has neither token_sha256 nor password_hash, so cannot sign in`, 'cityedge token makes a token; cityedge passwd a password hash');
+    }
+  });
+  for (const key of ['session_idle', 'session_max', 'trends.step', 'trends.keep'] as const) {
+    const [a, b] = key.split('.') as [string, string | undefined];
+    const v = (b ? (api as unknown as Record<string, Record<string, unknown>>)[a]?.[b] : (api as unknown as Record<string, unknown>)[a]) as number | string | undefined;
+    if (v === undefined) continue;
+    try {
+      if (durationMs(v) <= 0) add(['api', ...key.split('.')], `${key} must be longer than 0`);
+    } catch (e) { add(['api', ...key.split('.')], (e as Error).message); }
+  }
 }
 
 const ALARM_KINDS = ['above', 'below', 'equals', 'rise_per_min', 'fall_per_min', 'stale_s', 'comm_loss_s', 'when'] as const;
@@ -100,7 +125,7 @@ function alarmIssues(a: AlarmConfig, i: number, tagsByDevice: Map<string, Set<st
 type TagIssue = [key: string, message: string, hint?: string];
 
 /** RTU devices on one line: exactly one line each, one unit id each, and the same line settings. */
-function rtuLineIssues(c: Config, add: (p: KeyPath, m: string, h?: string) => void): void {
+function rtuLineIssues(c: RawConfig, add: (p: KeyPath, m: string, h?: string) => void): void {
   const seen = new Map<string, { di: number; units: Map<number, string>; settings: string }>();
   c.devices.forEach((d, di) => {
     if (d.driver !== 'modbus-rtu') return;
@@ -169,7 +194,7 @@ function tagIssues(t: ModbusTagConfig): TagIssue[] {
   return out;
 }
 
-function checkUnits(c: Config, add: (p: KeyPath, m: string, h?: string) => void): void {
+function checkUnits(c: RawConfig, add: (p: KeyPath, m: string, h?: string) => void): void {
   const tryParse = (path: KeyPath, fn: () => number) => {
     try { fn(); } catch (e) { add(path, (e as Error).message); }
   };
@@ -181,6 +206,7 @@ function checkUnits(c: Config, add: (p: KeyPath, m: string, h?: string) => void)
     if (ms < pollMs) add(path, `max_interval (${ms} ms) is shorter than poll_ms (${pollMs})`, 'integrity reports cannot come faster than polls');
   };
   c.devices.forEach((d, di) => {
+    if (d.driver === 'camera') return;
     checkInterval(['devices', di, 'max_interval'], d.max_interval, d.poll_ms);
     if (d.driver === 'lorawan') return;
     d.tags.forEach((t, ti) => checkInterval(['devices', di, 'tags', ti, 'max_interval'], t.max_interval, d.poll_ms));
