@@ -34,6 +34,10 @@ import { SparkplugEdgeNode, type SparkplugStats } from '../cloud-sync/sparkplug/
 import type { DeviceSpec } from '../cloud-sync/sparkplug/metrics.ts';
 import { tagNamesOf } from '../config/tag-names.ts';
 import { VERSION } from './version.ts';
+import { LiveValues } from './store/live.ts';
+import { TrendStore } from './store/trends.ts';
+import { CameraStream } from '../drivers/camera/stream.ts';
+import { snapshotTaker } from '../drivers/camera/snapshot-taker.ts';
 
 export interface GatewayDeps {
   logger?: Logger; clock?: Clock; journal?: Journal;
@@ -55,6 +59,8 @@ export interface GatewayStatus {
   ingest: Record<string, IngestStats | JsonIngestStats>;
   /** Per network-server topic, shared by the LoRaWAN devices on it: also what named no device, or was not an uplink. */
   ingest_topics: Record<string, IngestStats>;
+  /** Per camera: console viewers, whether its stream runs, restarts. */
+  cameras: Record<string, ReturnType<CameraStream['stats']>>;
 }
 
 export interface Gateway {
@@ -194,7 +200,18 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
 
   // Devices that take writes, for the `write` command: their drivers' write, by device id.
   const writers = new Map(drivers.flatMap((d) => (d.write ? [[d.deviceId, d.write.bind(d)] as const] : [])));
-  const { alarms, commands, history, audit } = createAlarms(config, { journal, clock, logger, writers });
+  const cameras = new Map(config.cameras.filter((c) => c.enabled).map((c) => [c.id, new CameraStream(c, { clock, logger: logger.child({ camera: c.id }) })]));
+  const snapshotsDir = join(config.buffer.path, 'snapshots');
+  const snapshot = snapshotTaker(config.cameras, { dir: snapshotsDir, logger, signal: abort.signal });
+  const { alarms, commands, history, audit } = createAlarms(config, { journal, clock, logger, writers, snapshot });
+  // What the console shows: every scan's values as they are, and their recent history.
+  const apiConfig = config.api;
+  const live = apiConfig ? new LiveValues() : undefined;
+  const trends = apiConfig?.console ? new TrendStore({
+    dir: config.buffer.journal === 'memory' ? undefined : config.buffer.path,
+    stepMs: durationMs(apiConfig.trends.step), keepMs: durationMs(apiConfig.trends.keep), clock, logger: logger.child({ part: 'trends' }),
+  }) : undefined;
+  const trendsRun = trends?.run(abort.signal);
 
   const uplinks = config.upstreams.map((u) => createUplink(u, config, { journal, clock, logger, onCommand: commands.handle }));
 
@@ -205,6 +222,8 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       onScan: (device, result, at) => {
         // Alarms see every scan, before report by exception: their delays run at the poll rate.
         alarms.onSamples(result.samples, at);
+        live?.update(device, result, at);
+        trends?.add(result.samples);
         const changed = rbe.filter(result.samples, at);
         if (changed.length > 0) journal.append(device, changed);
       },
@@ -234,13 +253,15 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
     ...(broker ? { broker: broker.stats() } : {}),
     ingest: Object.fromEntries(drivers.flatMap((d) => (d instanceof LorawanDriver || d instanceof MqttJsonDriver ? [[d.deviceId, d.stats()]] : []))),
     ingest_topics: topicStats(drivers),
+    cameras: Object.fromEntries([...cameras].map(([id, c]) => [id, c.stats()])),
   });
   // The HTTP framework is loaded only for a box that serves the API: memory is the scarce thing here.
-  const apiConfig = config.api;
   const api = apiConfig
-    ? import('./console/api.ts').then(({ buildApi, serveApi }) => serveApi(
-      buildApi({ config: apiConfig, engine: alarms, history, audit, commands: commands.handle, status, clock, logger: logger.child({ part: 'api' }) }),
-      { config: apiConfig, clock, logger }, abort.signal))
+    ? import('./console/serve.ts').then(({ serve }) => serve({
+      config, api: apiConfig, engine: alarms, history, audit, commands: commands.handle, status, live: live!, trends,
+      readNow: (id) => scheduler.readNow(id), cameras, snapshotsDir, healthy: () => !abort.signal.aborted,
+      clock, logger: logger.child({ part: 'api' }), signal: abort.signal,
+    }))
     : Promise.resolve(undefined);
   logger.info({ site: config.site.id, devices: drivers.length, upstreams: uplinks.length, version: VERSION }, 'gateway started');
 
@@ -255,6 +276,9 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await scheduler.stopped();
       await Promise.allSettled(running);
       await Promise.allSettled(drivers.map((d) => d.close()));
+      await Promise.allSettled([...cameras.values()].map((c) => c.close()));
+      await trendsRun;
+      trends?.close();
       await quotaWatch;
       await alarmTicks;
       await api.catch(() => undefined);
@@ -269,7 +293,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
 }
 
 /** The alarm engine with its stores: files in the data folder, or memory for a box without storage. */
-function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; writers: ReadonlyMap<string, Writer> }) {
+function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; writers: ReadonlyMap<string, Writer>; snapshot: (camera: string, rule: string, t: number) => string }) {
   const { clock, logger } = deps;
   const onDisk = config.buffer.journal !== 'memory';
   const dir = config.buffer.path;
@@ -281,10 +305,11 @@ function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; lo
     ? new FileRecordLog(join(dir, 'audit.jsonl'), { onError: fail('CE_ERR_ALARM_STATE', 'the audit log cannot be written') })
     : new MemoryRecordLog();
   const alarms = new AlarmEngine(config, {
-    journal: deps.journal, clock, logger, history,
+    journal: deps.journal, clock, logger, history, snapshot: deps.snapshot,
     store: onDisk ? new FileAlarmStore(dir, fail('CE_ERR_ALARM_STATE', 'alarm states cannot be saved or read')) : new MemoryAlarmStore(),
     overrides: onDisk ? new FileOverrideStore(dir, fail('CE_ERR_ALARM_OVERRIDES', 'the alarm overrides file cannot be read; the configured limits apply')) : new MemoryOverrideStore(),
   });
   const commands = createCommandHandler({ engine: alarms, audit, clock, logger, writers: deps.writers });
   return { alarms, commands, history, audit };
 }
+

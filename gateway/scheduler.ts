@@ -22,6 +22,8 @@ export interface DeviceScanStats {
   online: boolean | undefined;
 }
 
+interface Waiter { after: number; resolve: (r: ScanResult | undefined) => void }
+
 export type ScanListener = (deviceId: string, result: ScanResult, at: number) => void;
 
 export class Scheduler {
@@ -30,6 +32,8 @@ export class Scheduler {
   readonly #log: Logger;
   readonly #onScan: ScanListener;
   readonly #stats = new Map<string, DeviceScanStats>();
+  /** Per running loop: cut its sleep short, and who waits for a scan started after asking. */
+  readonly #control = new Map<string, { wake: () => void; waiters: Waiter[] }>();
   #loops: Promise<void>[] = [];
 
   constructor(devices: readonly ScheduledDevice[], opts: { clock: Clock; logger: Logger; onScan: ScanListener }) {
@@ -54,13 +58,30 @@ export class Scheduler {
 
   stats(): ReadonlyMap<string, Readonly<DeviceScanStats>> { return this.#stats; }
 
+  /**
+   * A scan now, by the device's own loop (its requests stay serialized on its one connection): the
+   * result of the first scan that starts after this call; undefined if the loop is not running or
+   * stops first. The loop's timetable is not moved, as with a driver's wake.
+   */
+  readNow(deviceId: string): Promise<ScanResult | undefined> {
+    const c = this.#control.get(deviceId);
+    if (!c) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      c.waiters.push({ after: this.#clock.now(), resolve });
+      c.wake();
+    });
+  }
+
   async #loop(d: ScheduledDevice, firstAt: number, signal: AbortSignal): Promise<void> {
     const id = d.driver.deviceId;
     const st = this.#stats.get(id)!;
     let next = firstAt;
     let woken = false;
     let interrupt: (() => void) | undefined;
-    d.driver.wakeWith?.(() => { woken = true; interrupt?.(); });
+    const wake = () => { woken = true; interrupt?.(); };
+    d.driver.wakeWith?.(wake);
+    const waiters: Waiter[] = [];
+    this.#control.set(id, { wake, waiters });
     while (!signal.aborted) {
       const wait = next - this.#clock.now();
       if (wait > 0 && !woken) {
@@ -89,6 +110,10 @@ export class Scheduler {
       const ended = this.#clock.now();
       st.lastScanMs = ended - started;
       if (result) this.#record(id, st, result, ended);
+      // Only a scan that began after the request answers it: one already under way read before.
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (waiters[i]!.after <= started) waiters.splice(i, 1)[0]!.resolve(result);
+      }
       if (early) continue;
       next += d.pollMs;
       if (ended > next) {
@@ -101,6 +126,8 @@ export class Scheduler {
         next += missed * d.pollMs;
       }
     }
+    this.#control.delete(id);
+    for (const w of waiters.splice(0)) w.resolve(undefined);
   }
 
   #record(id: string, st: DeviceScanStats, result: ScanResult, at: number): void {

@@ -29,6 +29,8 @@ export interface AlarmEvent {
   shelved_until?: number;
   /** The `@flood` event: what made and what happened during the flood. */
   summary?: { rule: string; severity: string; state: AlarmState; events: number }[];
+  /** A rule with a camera, going active: the JPEG taken then (GET /api/snapshots/{file}). */
+  snapshot?: string;
 }
 
 export interface Actor { user: string; source: string; comment?: string }
@@ -38,7 +40,11 @@ export interface AlarmView {
   device: string; tag: string | null; value: Value; settings: Tunables; shelved_until?: number; chattering: boolean;
 }
 
-export interface EngineDeps { journal: Journal; clock: Clock; logger: Logger; store: AlarmStateStore; overrides: OverrideStore; history: RecordLog<AlarmEvent> }
+export interface EngineDeps {
+  journal: Journal; clock: Clock; logger: Logger; store: AlarmStateStore; overrides: OverrideStore; history: RecordLog<AlarmEvent>;
+  /** Asks the rule's camera for a snapshot; the file name it will have, for the event to name. */
+  snapshot?: (camera: string, rule: string, t: number) => string;
+}
 
 export const FLOOD_RULE = '@flood';
 const SAVE_EVERY_MS = 1000;
@@ -219,7 +225,9 @@ export class AlarmEngine {
     if (isNew && r.chatter.activated(now)) this.#log.warn({ rule: r.cfg.id }, `alarm ${r.cfg.id} is chattering: active more than 3 times in a minute; widen its deadband or add delay_on_s`);
     const floodStarts = isNew && this.#flood.activated(r.cfg.id, now) === 'start';
     if (floodStarts) this.#floodEvent('active', now);
-    this.#emit(this.#event(r, now, actor));
+    const ev = this.#event(r, now, actor);
+    if (isNew && r.cfg.camera !== undefined && this.#d.snapshot) ev.snapshot = this.#d.snapshot(r.cfg.camera, r.cfg.id, now);
+    this.#emit(ev);
     return true;
   }
 

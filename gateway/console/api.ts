@@ -1,13 +1,18 @@
-// The HTTP API on the box (docs/api.md): what the console and an engineer's laptop use to see the
-// alarms and to act on them. Every request carries a bearer token; the config keeps only its
-// SHA-256, with a role: an engineer may give commands, a viewer only reads. Commands go through the
-// same handler, checks and audit log as those from the platform.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// The HTTP API and web console on the box (docs/api.md, docs/console.md). Two ways in: a bearer
+// token (scripts, Prometheus, `cityedge status`; the config keeps only its SHA-256) or a console
+// session after a password login (a cookie, with a CSRF token on every request that changes
+// something). Commands go through the same handler, checks and audit log as those from the platform.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AlarmEngine, AlarmEvent } from '../alarms/engine.ts';
 import type { AuditEntry } from '../commands/dispatch.ts';
 import { Backoff, CodedError, CommandVerbs, type ApiConfig, type Clock, type CommandHandler, type Logger } from '../model/index.ts';
 import type { RecordLog } from '../store/files.ts';
+import { Auth, mayCommand } from './auth.ts';
+import { refuse, setUser, userOf } from './request.ts';
+import { consoleRoutes, type ConsoleDeps } from './routes-console.ts';
+import { sessionRoutes, SESSION_COOKIE, cookieValue } from './routes-session.ts';
+import { staticRoutes } from './static.ts';
+import { videoRoutes, type VideoDeps } from './video.ts';
 
 export interface ApiDeps {
   config: ApiConfig;
@@ -18,9 +23,12 @@ export interface ApiDeps {
   status: () => unknown;
   clock: Clock;
   logger: Logger;
+  /** What the console shows beyond the alarms; absent in a bare API (tests of the alarm API). */
+  console?: ConsoleDeps & VideoDeps;
+  metrics?: { contentType: string; render(): Promise<string> };
+  /** False while the gateway stops: /healthz answers 503 so a supervisor does not route to it. */
+  healthy?: () => boolean;
 }
-
-type User = { name: string; role: 'engineer' | 'viewer' };
 
 /** Reply status by error code: what an HTTP client expects for each refusal. */
 const STATUS: Record<string, number> = {
@@ -36,10 +44,18 @@ const limitOf = (q: unknown, max: number) => {
   return Number.isInteger(n) && n > 0 ? Math.min(n, max) : 100;
 };
 
+/** Paths anyone may load: the login page and its files, the login itself, the supervisor's probe. */
+function isPublic(req: FastifyRequest, metricsPublic: boolean): boolean {
+  const path = req.url.split('?')[0]!;
+  if (path === '/healthz' || (path === '/metrics' && metricsPublic)) return true;
+  if (path === '/api/login' && req.method === 'POST') return true;
+  return req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics';
+}
+
 export function buildApi(d: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
-  const tokens = d.config.users.map((u) => ({ user: { name: u.name, role: u.role } as User, hash: Buffer.from(u.token_sha256, 'hex') }));
-  const users = new WeakMap<FastifyRequest, User>();
+  const auth = new Auth(d.config, d.clock);
+  const metricsPublic = d.config.metrics === 'public';
 
   // Commands are parsed by the command handler, so a malformed body gets the same coded reply
   // over HTTP as over MQTT.
@@ -47,15 +63,45 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req, reply) => {
-    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    const hash = m ? createHash('sha256').update(m[1]!).digest() : undefined;
-    const found = hash && tokens.find((t) => timingSafeEqual(t.hash, hash));
-    if (!found) {
-      d.logger.warn({ url: req.url, ip: req.ip }, 'HTTP API request without a valid token refused');
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'CE_ERR_CMD_FORBIDDEN', message: 'a valid bearer token is required' } });
+    if (isPublic(req, metricsPublic)) return;
+    const byToken = auth.byToken(req.headers.authorization);
+    if (byToken) { setUser(req, byToken); return; }
+    const session = auth.bySession(cookieValue(req.headers.cookie, SESSION_COOKIE));
+    if (!session) {
+      if (req.headers.authorization) d.logger.warn({ url: req.url, ip: req.ip }, 'HTTP API request without a valid token refused');
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'CE_ERR_CMD_FORBIDDEN', message: 'log in, or give a valid bearer token' } });
     }
-    users.set(req, found.user);
+    // A cookie goes along with any request the browser makes to this host, whoever's page asked:
+    // what changes something must prove it comes from the console (its session's CSRF token) and
+    // from this origin.
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+      d.logger.warn({ url: req.url, origin }, 'console request from another origin refused');
+      return refuse(reply, 403, 'CE_ERR_CSRF', 'request from another origin');
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers['x-csrf-token'] !== session.csrf) {
+      d.logger.warn({ url: req.url, user: session.user.name }, 'console request without its CSRF token refused');
+      return refuse(reply, 403, 'CE_ERR_CSRF', 'the x-csrf-token header is missing or wrong; reload the console');
+    }
+    setUser(req, session.user);
   });
+
+  // The console's pages are same-origin only: no framing (clickjacking), no inline script.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'same-origin');
+    return payload;
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    const ok = d.healthy?.() ?? true;
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'stopping', time: d.clock.now() });
+  });
+  if (d.metrics) {
+    const m = d.metrics;
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', m.contentType).send(await m.render()));
+  }
 
   app.get('/api/status', async () => d.status());
   app.get('/api/alarms', async () => ({ version: d.engine.version, flood: d.engine.flooding, alarms: d.engine.states() }));
@@ -65,13 +111,20 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   });
   app.get('/api/audit', async (req) => ({ entries: d.audit.recent(limitOf(req.query, 1000)) }));
   app.post('/api/commands/:verb', async (req: FastifyRequest, reply: FastifyReply) => {
-    const user = users.get(req)!;
+    const user = userOf(req);
     const body = typeof req.body === 'string' ? req.body : '';
     const out = await d.commands((req.params as { verb: string }).verb, body, {
-      source: 'http', user: user.name, allowed: user.role === 'engineer' ? CommandVerbs : [],
+      source: 'http', user: user.name, allowed: mayCommand(user.role) ? CommandVerbs : [],
     });
     return reply.code(out.ok ? 200 : STATUS[out.error!.code] ?? 400).send(out);
   });
+
+  sessionRoutes(app, { auth, clock: d.clock, logger: d.logger });
+  if (d.console && d.config.console) {
+    consoleRoutes(app, d.console);
+    videoRoutes(app, d.console, d.logger);
+    staticRoutes(app);
+  }
   return app;
 }
 
@@ -82,7 +135,7 @@ export async function serveApi(app: FastifyInstance, d: Pick<ApiDeps, 'config' |
   for (let failures = 1; !signal.aborted; failures++) {
     try {
       const url = await app.listen({ host: d.config.host, port: d.config.port });
-      d.logger.info({ url, users: d.config.users.length }, 'HTTP API listening');
+      d.logger.info({ url, users: d.config.users.length, console: d.config.console }, 'HTTP API listening');
       return url;
     } catch (e) {
       const err = new CodedError('CE_ERR_API_LISTEN', `${d.config.host}:${d.config.port}: ${(e as Error).message}`);

@@ -30,6 +30,10 @@ export const ErrorCodes = {
   CE_ERR_CMD_NO_RULE: { message: 'no alarm rule of that id', hint: 'GET /api/alarms lists the rules' },
   CE_ERR_CMD_CONFLICT: { message: 'the alarm settings changed since the version the command names', hint: 'read the current version and send the change again' },
   CE_ERR_API_LISTEN: { message: 'the HTTP API cannot listen on its address', hint: 'check api.host and api.port; another program may hold the port' },
+  CE_ERR_LOGIN: { message: 'the console login was refused: unknown user or wrong password', hint: 'cityedge passwd --config FILE --user NAME sets a password' },
+  CE_ERR_LOGIN_LOCKED: { message: 'too many failed logins from this address or for this user: wait before trying again', hint: 'the wait doubles with each further failure, up to 15 minutes' },
+  CE_ERR_CSRF: { message: 'a console request that changes something came without its session\'s x-csrf-token header, or from another origin', hint: 'reload the console page' },
+  CE_ERR_TRENDS: { message: 'the trend store (trends.db) could not be written or read; the gateway goes on, the chart has a gap', hint: 'check free space in buffer.path' },
   CE_ERR_OPCUA_CONNECT: { message: 'cannot connect to the OPC UA server', hint: 'check the endpoint URL, that the server runs, and the firewall; the gateway retries with backoff' },
   CE_ERR_OPCUA_SECURITY: { message: 'the OPC UA server and the gateway do not trust each other', hint: 'trust the server certificate (docs/drivers/opcua.md), check username and password, and that the server trusts the gateway certificate' },
   CE_ERR_OPCUA_NODE: { message: 'the OPC UA server has no such node; the tag is bad, the others read on', hint: 'check node or path with cityedge browse opc.tcp://host:port' },
@@ -40,6 +44,7 @@ export const ErrorCodes = {
   CE_ERR_BROKER_REFUSED: { message: 'the box\'s MQTT broker refused a client', hint: 'check the client\'s username, password and topics against broker.users' },
   CE_ERR_SENSOR_PAYLOAD: { message: 'sensor uplinks were rejected', hint: 'see the counts by reason; check the sensor\'s codec and the network server\'s configuration' },
   CE_ERR_DRIVER_UNKNOWN: { message: 'no driver of that name in this build', hint: 'see docs/config.md for the drivers available' },
+  CE_ERR_CAMERA_SNAPSHOT: { message: 'no snapshot could be taken from the camera', hint: 'check the camera\'s URL, user and password, and that the box reaches it (ffmpeg -rtsp_transport tcp -i URL); raise snapshot_timeout_s for a slow camera' },
 } as const satisfies Record<string, { message: string; hint: string }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,0 +1,118 @@
+// Who is asking: a bearer token (scripts, Prometheus, `cityedge status`) or a console session
+// (a browser, after a password login). Sessions live in memory: a restart of the box signs
+// everyone out, which is what a technician expects after a restart anyway.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ApiConfig, ApiRole, Clock } from '../model/index.ts';
+import { durationMs } from '../model/index.ts';
+import { verifyPassword } from './password.ts';
+
+export interface User { name: string; role: ApiRole }
+export interface Session { id: string; user: User; csrf: string; createdAt: number; seenAt: number }
+
+/** A stranger's login costs the same scrypt as a user's: the answer time does not tell who exists. */
+const DECOY = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+/** Failures (per address, per user) before a lock, and the first lock; each further failure doubles it. */
+const FREE_FAILURES = 5;
+const FIRST_LOCK_MS = 30_000;
+const MAX_LOCK_MS = 15 * 60_000;
+/** A box serves a handful of people: more sessions than this is a script logging in in a loop. */
+const MAX_SESSIONS = 200;
+
+interface Failures { count: number; lockedUntil: number; lastAt: number }
+
+export type LoginResult =
+  | { ok: true; session: Session }
+  | { ok: false; locked: false }
+  | { ok: false; locked: true; retryAfterS: number };
+
+export class Auth {
+  readonly #tokens: { user: User; hash: Buffer }[];
+  readonly #passwords = new Map<string, { user: User; hash: string }>();
+  readonly #sessions = new Map<string, Session>();
+  readonly #failures = new Map<string, Failures>();
+  readonly #idleMs: number;
+  readonly #maxMs: number;
+  readonly #clock: Clock;
+
+  constructor(config: ApiConfig, clock: Clock) {
+    this.#clock = clock;
+    this.#idleMs = durationMs(config.session_idle);
+    this.#maxMs = durationMs(config.session_max);
+    this.#tokens = config.users.flatMap((u) => (u.token_sha256 ? [{ user: { name: u.name, role: u.role }, hash: Buffer.from(u.token_sha256, 'hex') }] : []));
+    for (const u of config.users) if (u.password_hash) this.#passwords.set(u.name, { user: { name: u.name, role: u.role }, hash: u.password_hash });
+  }
+
+  byToken(header: string | undefined): User | undefined {
+    const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    if (!m) return undefined;
+    const hash = createHash('sha256').update(m[1]!).digest();
+    return this.#tokens.find((t) => timingSafeEqual(t.hash, hash))?.user;
+  }
+
+  /** The live session of this id, its idle clock restarted; undefined when unknown or over. */
+  bySession(id: string | undefined): Session | undefined {
+    if (!id) return undefined;
+    const s = this.#sessions.get(id);
+    if (!s) return undefined;
+    const now = this.#clock.now();
+    if (now - s.seenAt > this.#idleMs || now - s.createdAt > this.#maxMs) {
+      this.#sessions.delete(id);
+      return undefined;
+    }
+    s.seenAt = now;
+    return s;
+  }
+
+  expiresAt(s: Session): number { return Math.min(s.seenAt + this.#idleMs, s.createdAt + this.#maxMs); }
+
+  async login(name: string, password: string, address: string): Promise<LoginResult> {
+    const now = this.#clock.now();
+    const keys = [`ip:${address}`, `user:${name}`];
+    const wait = Math.max(...keys.map((k) => (this.#failures.get(k)?.lockedUntil ?? 0) - now));
+    if (wait > 0) return { ok: false, locked: true, retryAfterS: Math.ceil(wait / 1000) };
+    const entry = this.#passwords.get(name);
+    const good = await verifyPassword(password, entry?.hash ?? DECOY);
+    if (!good || !entry) {
+      for (const k of keys) this.#fail(k, now);
+      return { ok: false, locked: false };
+    }
+    for (const k of keys) this.#failures.delete(k);
+    const session: Session = { id: randomBytes(32).toString('base64url'), user: entry.user, csrf: randomBytes(24).toString('base64url'), createdAt: now, seenAt: now };
+    this.#prune(now);
+    this.#sessions.set(session.id, session);
+    return { ok: true, session };
+  }
+
+  logout(id: string | undefined): void { if (id) this.#sessions.delete(id); }
+
+  get sessions(): number { return this.#sessions.size; }
+
+  #fail(key: string, now: number): void {
+    const f = this.#failures.get(key) ?? { count: 0, lockedUntil: 0, lastAt: now };
+    // A failure long after the last one starts the count again: a typo a day is not an attack.
+    if (now - f.lastAt > MAX_LOCK_MS) f.count = 0;
+    f.count++;
+    f.lastAt = now;
+    if (f.count >= FREE_FAILURES) f.lockedUntil = now + Math.min(MAX_LOCK_MS, FIRST_LOCK_MS * 2 ** (f.count - FREE_FAILURES));
+    this.#failures.set(key, f);
+    if (this.#failures.size > 10_000) this.#forgetFailures(now);
+  }
+
+  #forgetFailures(now: number): void {
+    for (const [k, f] of this.#failures) if (now - f.lastAt > MAX_LOCK_MS) this.#failures.delete(k);
+  }
+
+  #prune(now: number): void {
+    for (const [id, s] of this.#sessions) {
+      if (now - s.seenAt > this.#idleMs || now - s.createdAt > this.#maxMs) this.#sessions.delete(id);
+    }
+    // Still full: the least recently used goes (Map order is insertion order; seenAt decides).
+    while (this.#sessions.size >= MAX_SESSIONS) {
+      let oldest: Session | undefined;
+      for (const s of this.#sessions.values()) if (!oldest || s.seenAt < oldest.seenAt) oldest = s;
+      this.#sessions.delete(oldest!.id);
+    }
+  }
+}
+
+export const mayCommand = (role: ApiRole): boolean => role === 'admin' || role === 'engineer';

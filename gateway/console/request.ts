@@ -1,0 +1,11 @@
+// What every route module shares: the coded refusal and the user the auth hook found.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { User } from './auth.ts';
+
+export const refuse = (reply: FastifyReply, status: number, code: string, message: string, extra: Record<string, unknown> = {}) =>
+  reply.code(status).send({ error: { code, message, ...extra } });
+
+const users = new WeakMap<FastifyRequest, User>();
+export const setUser = (req: FastifyRequest, user: User): void => { users.set(req, user); };
+/** The request's user: set by the onRequest hook on every path that is not public. */
+export const userOf = (req: FastifyRequest): User => users.get(req)!;
