@@ -7,6 +7,15 @@ usage:
   cityedge run --config FILE [--trust]
                                     run the gateway (--trust: trust OPC UA servers met for the first time)
   cityedge check --config FILE      validate a configuration and print the read plan
+  cityedge provision [--template KIND] [--out DIR] [--yes] …
+                                    a box's first configuration, asked for on site (docs/provisioning.md)
+  cityedge scan modbus://HOST:PORT [--unit 1] [--range hr:0-200]… [--timeout-ms 500] [--block 10] [--json]
+                                    which registers of a Modbus TCP device answer, and config lines for them
+  cityedge status [--url http://127.0.0.1:8080] [--token T] [--json] [--watch N]
+                                    a running gateway's devices, journal, upstreams and alarms
+                                    (exit 0 all well, 1 something degraded or down, 3 API unreachable)
+  cityedge passwd --config FILE --user NAME [--role admin|engineer|viewer]
+                                    set or change a console user's password in a configuration
   cityedge browse opc.tcp://HOST:PORT [--select REGEX] [--paths] [--user U --password P]
                                     an OPC UA server's variables, and config lines for them
   cityedge demo                     simulators + broker + gateway on loopback
@@ -21,6 +30,10 @@ usage:
 const verbs: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   run: () => import('./run.ts'),
   check: () => import('./check.ts'),
+  provision: () => import('./provision.ts'),
+  scan: () => import('./scan.ts'),
+  status: () => import('./status.ts'),
+  passwd: () => import('./passwd.ts'),
   browse: () => import('./browse.ts'),
   demo: () => import('./demo.ts'),
   sim: () => import('./sim.ts'),
