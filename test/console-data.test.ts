@@ -10,16 +10,24 @@ import { startPumpStation } from '../simulators/pump-station/index.ts';
 import { exampleConfig } from './helpers/example-config.ts';
 import { freePort } from './helpers/ports.ts';
 import { tempDir } from './helpers/temp.ts';
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { waitFor } from './helpers/wait.ts';
 
 const PW = 'station-engineer-1';
+const TOKEN = 'technician-laptop-token-42';
+const CLI = join(import.meta.dirname, '..', 'bin', 'cityedge.mjs');
 
 async function start(t: Test) {
   const dir = tempDir(t, 'console-data');
   const plc = await startPumpStation({ port: 0, tickMs: 100, timeScale: 20 });
   t.teardown(() => plc.close());
   const doc = parseDocument(exampleConfig({ plcPort: plc.port, brokerUrl: `mqtt://127.0.0.1:${await freePort()}`, pollMs: 200, bufferPath: dir }).yaml);
-  doc.set('api', doc.createNode({ port: 0, trends: { step: '1s' }, users: [{ name: 'eng', role: 'engineer', password_hash: await hashPassword(PW) }] }));
+  doc.set('api', doc.createNode({ port: 0, trends: { step: '1s' }, users: [
+    { name: 'eng', role: 'engineer', password_hash: await hashPassword(PW) },
+    { name: 'tech', role: 'viewer', token_sha256: createHash('sha256').update(TOKEN).digest('hex') },
+  ] }));
   // A second device nobody answers for: the overview must tell it apart at a glance.
   const devices = doc.get('devices') as { add(v: unknown): void };
   devices.add(doc.createNode({ id: 'plc9', driver: 'modbus-tcp', host: '127.0.0.1', port: await freePort(), poll_ms: 500, timeout_ms: 200, tags: [{ name: 'x', address: 'hr:0', type: 'uint16' }] }));
@@ -51,6 +59,22 @@ t.test('overview: the answering PLC is ok, the silent one down, the upstream not
   t.equal(o.devices.find((d) => d.id === 'plc9')!.last_good_at, null, 'plc9 never answered');
   t.match(o.upstreams, [{ id: 'city', connected: false }]);
   t.ok(o.journal.backlog > 0, 'with no broker, the journal holds the data');
+});
+
+t.test('cityedge status shows the same from the running gateway, and fails while something is down', async (t) => {
+  const { url, get } = await start(t);
+  await waitFor(async () => (await get<Overview>('/api/overview')).devices.every((d) => d.state !== 'unknown'), { what: 'both devices scanned' });
+  const run = (args: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
+    execFile(process.execPath, [CLI, 'status', '--url', url, ...args], { env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 99) : 0, out: stdout });
+    });
+  });
+  const r = await run(['--token', TOKEN]);
+  t.equal(r.code, 1, 'exit 1: plc9 is down and the upstream not connected');
+  t.match(r.out, /plc1\b.*\bok\b/);
+  t.match(r.out, /plc9\b.*\bdown\b/);
+  t.match(r.out, /ps-gongshu-012/);
+  t.equal((await run(['--token', 'wrong-token'])).code, 3, 'a wrong token: exit 3');
 });
 
 t.test('devices list their tags; values and live changes follow the PLC', async (t) => {
