@@ -286,8 +286,8 @@ export const CameraDeviceSchema = Type.Object({
   description: Type.Optional(Type.String()),
   enabled: Type.Boolean({ default: true }),
   url: Type.String({ pattern: '^rtsps?://\\S+$', description: 'the camera\'s RTSP URL; credentials in it are never logged' }),
-  width: Type.Integer({ minimum: 16, maximum: 4096, default: 640, description: 'width of the live picture in the console (pixels)' }),
-  height: Type.Integer({ minimum: 16, maximum: 4096, default: 360, description: 'height of the live picture in the console (pixels)' }),
+  width: Type.Integer({ minimum: 16, maximum: 4096, multipleOf: 2, default: 640, description: 'width of the live picture in the console (pixels, even)' }),
+  height: Type.Integer({ minimum: 16, maximum: 4096, multipleOf: 2, default: 360, description: 'height of the live picture in the console (pixels, even)' }),
   bitrate_kbps: Type.Integer({ minimum: 50, maximum: 20_000, default: 800, description: 'MPEG-1 bit rate of the live picture' }),
   snapshot_timeout_s: Type.Number({ exclusiveMinimum: 0, maximum: 120, default: 15, description: 'longest wait for a snapshot frame' }),
 }, { additionalProperties: false });

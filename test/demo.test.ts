@@ -11,7 +11,7 @@ t.test('cityedge demo runs everything and shows data arriving', async (t) => {
   const brokerPort = await freePort();
   const plcPort = await freePort();
   const demo = await spawnProcess(process.execPath,
-    [join(import.meta.dirname, '..', 'bin', 'cityedge.mjs'), 'demo', '--broker-port', String(brokerPort), '--plc-port', String(plcPort), '--opcua-port', String(await freePort())],
+    [join(import.meta.dirname, '..', 'bin', 'cityedge.mjs'), 'demo', '--broker-port', String(brokerPort), '--plc-port', String(plcPort), '--opcua-port', String(await freePort()), '--console-port', String(await freePort())],
     { t, readyLine: /Ctrl-C stops everything/, readyTimeoutMs: 90_000, name: 'demo' });
   t.match(demo.output(), `modbus-tcp://127.0.0.1:${plcPort}`);
   t.match(demo.output(), `npx mqtt sub -h 127.0.0.1 -p ${brokerPort} -t 'cityedge/v1/ps-gongshu-012/#' -v`, 'prints how to watch');
@@ -47,6 +47,15 @@ t.test('cityedge demo runs everything and shows data arriving', async (t) => {
   t.equal(res.status, 200);
   t.ok(((await res.json()) as { alarms: unknown[] }).alarms.length >= 15, 'the example\'s alarm rules');
   t.equal((await fetch(`${curl![2]}/api/alarms`)).status, 401, 'and nothing without the token');
+  // The printed console line works as printed: its password opens a session that sees the devices.
+  const consoleLine = /^console: (http:\/\/127\.0\.0\.1:\d+)\/ +user admin, password (\S+)/m.exec(demo.output());
+  t.ok(consoleLine, 'prints the console URL and its password');
+  const login = await fetch(`${consoleLine![1]}/api/login`, { method: 'POST', body: JSON.stringify({ user: 'admin', password: consoleLine![2] }) });
+  t.equal(login.status, 200, 'the printed password logs in');
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  const overview = await (await fetch(`${consoleLine![1]}/api/overview`, { headers: { cookie } })).json() as { devices: { id: string }[] };
+  t.ok(['plc1', 'wwtp', 'cab1', 'lot-a'].every((id) => overview.devices.some((d) => d.id === id)), 'the overview lists the demo\'s devices');
+  t.match((await fetch(`${consoleLine![1]}/`)).headers.get('content-type'), /text\/html/, 'and the console page is served');
   // The printed command line, sent as printed: the gateway answers on …/cmd-result.
   const pub = /-t '(\S+\/cmd\/set-alarm)' -m '(.+)'$/m.exec(demo.output());
   t.ok(pub, 'prints how to tune an alarm over MQTT');

@@ -41,8 +41,9 @@ export function ffmpegOptions(cam: Pick<CameraDeviceConfig, 'width' | 'height' |
     '-nostdin': '',
     // Video only: JSMpeg would play MP2 audio, but nobody listens to a pump station.
     '-an': '',
-    // JSMpeg needs the size in the stream header; the camera's own may be 4 K.
-    '-s': `${cam.width}x${cam.height}`,
+    // The camera's own picture may be 4 K. 4:2:0 needs even sizes: an odd one is rounded down
+    // rather than making ffmpeg refuse to start.
+    '-s': `${cam.width & ~1}x${cam.height & ~1}`,
     '-b:v': `${cam.bitrate_kbps}k`,
     // MPEG-1 knows only 23.976–60 frames/s (ISO/IEC 11172-2 §2.4.3.2, frame_rate_code): a 10 fps
     // camera is re-timed to 25, frames repeated, or ffmpeg refuses to start.

@@ -15,6 +15,8 @@ import { startPumpStation } from '../../simulators/pump-station/index.ts';
 import { startOpcuaPlant } from '../../simulators/opcua/index.ts';
 import { startStreetlightCabinet } from '../../simulators/streetlight/index.ts';
 import { deviceBlocks, sensorList, startLorawanNs } from '../../simulators/lorawan/index.ts';
+import { startCameraSim } from '../../simulators/camera/index.ts';
+import { hashPassword } from '../console/password.ts';
 import { startGateway } from '../main.ts';
 import { createLogger } from '../log.ts';
 import { parse } from './args.ts';
@@ -44,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     'plc-port': { type: 'string' },
     'opcua-port': { type: 'string' },
     'duration': { type: 'string' },
+    'console-port': { type: 'string' },
   });
 
   const broker = await Aedes.createBroker();
@@ -92,9 +95,27 @@ export async function main(argv: string[]): Promise<number> {
       sensors: b.sensors.map((x) => ({ name: x.name, dev_eui: x.devEui })),
     });
   }
-  // An engineer's token for this run only, printed below; the config keeps its hash.
+  // A camera at the pump station's gate, when Debian's GStreamer is there to play one (the demo
+  // needs nothing beyond npm install; video is the one part that needs more).
+  const camera = await startCameraSim({ port: 0, label: 'ps-gongshu-012 gate' }).catch((e: Error) => e);
+  if (!(camera instanceof Error)) {
+    doc.addIn(['devices'], { id: 'cam1', driver: 'camera', name: '进水闸门', url: camera.url, width: 640, height: 360 });
+    doc.setIn(['alarms', 0, 'camera'], 'cam1');
+    doc.setIn(['alarms', 1, 'camera'], 'cam1');
+  }
+  // An engineer's token and the console's admin password for this run only, printed below; the
+  // config keeps their hashes.
   const token = randomBytes(24).toString('base64url');
-  doc.set('api', { host: '127.0.0.1', port: 0, users: [{ name: 'demo-engineer', role: 'engineer', token_sha256: createHash('sha256').update(token).digest('hex') }] });
+  const adminPassword = randomBytes(9).toString('base64url');
+  const probe3 = createServer();
+  const consolePort = await listen(probe3, Number(values['console-port'] ?? 8080));
+  await new Promise<void>((r) => probe3.close(() => r()));
+  doc.set('api', {
+    host: '127.0.0.1', port: consolePort, users: [
+      { name: 'admin', role: 'admin', password_hash: await hashPassword(adminPassword) },
+      { name: 'demo-engineer', role: 'engineer', token_sha256: createHash('sha256').update(token).digest('hex') },
+    ],
+  });
   const configFile = join(dir, 'pump-station.yaml');
   writeFileSync(configFile, doc.toString());
   const config = loadConfig(configFile);
@@ -135,7 +156,9 @@ export async function main(argv: string[]): Promise<number> {
     `  LoRaWAN network server       ${SENSORS.parking.lots[0]!.bays} parking bays, ${SENSORS.manholes} manholes, ${SENSORS.waterlogging} water-logging points → the box's broker mqtt://127.0.0.1:${boxBroker}`,
     `  platform broker (aedes)      mqtt://127.0.0.1:${brokerPort}`,
     `  gateway config               ${configFile}`,
-    '  console                      (the web console arrives with a later release)',
+    `  camera (RTSP)                ${camera instanceof Error ? `not started: ${camera.message.split('\n')[0]}` : camera.url}`,
+    '',
+    `console: ${apiUrl ?? '(not listening)'}/   user admin, password ${adminPassword}   (this run only)`,
     '',
     'watch the telemetry:',
     `  npx mqtt sub -h 127.0.0.1 -p ${brokerPort} -t '${prefix}/#' -v`,
@@ -171,6 +194,7 @@ export async function main(argv: string[]): Promise<number> {
   await plc.close();
   await plant.close();
   await cabinet.close();
+  if (!(camera instanceof Error)) await camera.close();
   await new Promise<void>((r) => broker.close(() => r()));
   brokerServer.close();
   rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ usage:
   cityedge browse opc.tcp://HOST:PORT [--select REGEX] [--paths] [--user U --password P]
                                     an OPC UA server's variables, and config lines for them
   cityedge demo                     simulators + broker + gateway on loopback
-  cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station, opcua, streetlights, lorawan)
+  cityedge sim KIND [--port N]      run a device simulator (KIND: pump-station, opcua, streetlights, lorawan, camera)
   cityedge token --user NAME [--role engineer|viewer]
                                     a bearer token for the HTTP API, and its config line
   cityedge ingest --broker URL --influx URL --bucket B [--org O] [--token T] [--group G]

@@ -8,6 +8,7 @@ const USAGE = `usage: cityedge sim pump-station [--port N] [--host H] [--unit N]
        cityedge sim lorawan --url mqtt://HOST:PORT [--username U --password P] [--lots 2 --bays 50] [--parking-codec C] [--manholes 20]
                             [--waterlogging 10] [--format v4|v3] [--decoded] [--time-scale X] [--malformed-rate R] [--duplicate-rate R]
                             [--seed N] [--application-id ID] [--rate SECONDS] [--summary-s 60] [--print-config]
+       cityedge sim camera [--port 8554] [--host H] [--path /cam1] [--width 640 --height 360] [--fps 10] [--label TEXT]
 `;
 
 /** A probability (fault rates). */
@@ -33,6 +34,34 @@ function unitList(text: string | undefined, name: string, fallback: number[]): n
     if (part.trim() === '' || !Number.isInteger(n) || n < 1 || n > 247) throw new UsageError(`--${name} ${text}: expected unit ids 1–247, comma-separated`);
     return n;
   });
+}
+
+/**
+ * The RTSP camera runs in Debian's python3 (GStreamer's RTSP server): signals are passed on to it,
+ * and the command ends when it does, with its status.
+ */
+async function camera(v: { host: string; port?: string; path?: string; width?: string; height?: string; fps?: string; label?: string }): Promise<number> {
+  const width = count(v.width, 'width', 640, 4096);
+  const height = count(v.height, 'height', 360, 4096);
+  const fps = count(v.fps, 'fps', 10, 60);
+  const { startCameraSim } = await import('../../simulators/camera/index.ts');
+  const cam = await startCameraSim({
+    host: v.host, port: count(v.port, 'port', 8554, 65535), path: v.path ?? '/cam1', width, height, fps, label: v.label ?? '',
+    onLine: (line, stream) => (stream === 'err' ? console.error : console.log)(`[camera] ${line}`),
+  });
+  // Tests wait for this line.
+  console.log(`camera simulator serving ${cam.url} (H.264 ${width}x${height} at ${fps} fps, one encoder shared by every client)`);
+  let stopping = false;
+  const forward = (sig: NodeJS.Signals): void => { stopping = true; cam.kill(sig); };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const status = await cam.exited;
+  process.off('SIGINT', forward);
+  process.off('SIGTERM', forward);
+  if (!stopping) console.error(`camera simulator: the RTSP server exited (status ${status})`);
+  // Stopped by our signal: a clean stop, however the server ended.
+  if (stopping) return status === 0 || status > 128 ? 0 : status;
+  return status || 1;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -67,13 +96,21 @@ export async function main(argv: string[]): Promise<number> {
     rate: { type: 'string' },
     'summary-s': { type: 'string' },
     'print-config': { type: 'boolean' },
+    path: { type: 'string' },
+    width: { type: 'string' },
+    height: { type: 'string' },
+    fps: { type: 'string' },
+    label: { type: 'string' },
   }, true);
   const kind = positionals[0];
-  if (kind !== 'pump-station' && kind !== 'opcua' && kind !== 'streetlights' && kind !== 'lorawan') {
+  if (kind !== 'pump-station' && kind !== 'opcua' && kind !== 'streetlights' && kind !== 'lorawan' && kind !== 'camera') {
     process.stderr.write(`${USAGE}${kind ? `unknown simulator "${kind}"\n` : ''}`);
     return 2;
   }
   const host = values.host ?? '127.0.0.1';
+  if (kind === 'camera') {
+    return camera({ host, port: values.port, path: values.path, width: values.width, height: values.height, fps: values.fps, label: values.label });
+  }
   const timeScale = Number(values['time-scale'] ?? 1);
   if (!(timeScale > 0)) throw new UsageError(`--time-scale ${values['time-scale']}: expected a positive number`);
   let sim: { close(): Promise<void> };

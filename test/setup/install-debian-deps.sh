@@ -14,6 +14,21 @@ command -v victoria-metrics >/dev/null 2>&1 || [ -x /usr/bin/victoria-metrics ] 
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need+=(python3-pymodbus)
 # pymodbus.server imports serial_asyncio; Debian has it only as a Recommends of python3-pymodbus.
 /usr/bin/python3 -c 'import serial_asyncio' >/dev/null 2>&1 || need+=(python3-serial-asyncio)
+# Video (智能视频): ffmpeg is what the camera driver runs (live MPEG-1 and JPEG snapshots; ffprobe
+# comes with it); the test camera is GStreamer's RTSP server driven from Debian's python3 through
+# PyGObject: videotestsrc (base), rtph264pay (good), x264enc (ugly), the clock overlay (x: Pango).
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+/usr/bin/python3 -c 'import gi' >/dev/null 2>&1 || need+=(python3-gi)
+/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0"); from gi.repository import GstRtspServer' >/dev/null 2>&1 \
+  || need+=(gir1.2-gst-rtsp-server-1.0)
+command -v gst-inspect-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools)
+gst_has() { command -v gst-inspect-1.0 >/dev/null 2>&1 && gst-inspect-1.0 --exists "$1" >/dev/null 2>&1; }
+gst_has videotestsrc || need+=(gstreamer1.0-plugins-base)
+gst_has rtph264pay || need+=(gstreamer1.0-plugins-good)
+gst_has x264enc || need+=(gstreamer1.0-plugins-ugly)
+gst_has timeoverlay || need+=(gstreamer1.0-x)
+# Headless Chromium drives the console's tests (playwright-core).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then
