@@ -133,6 +133,12 @@ t.test('public: the page, its files and /healthz; /metrics needs a token unless 
     t.ok(r.status === 404 || r.status === 401 || r.status === 400, `${p} is not served (${r.status})`);
     t.notMatch(await r.text(), /"name": "cityedge"/);
   }
+  // Other spellings of closed paths: the router decodes them to the same route, so must the door.
+  for (const p of ['/%61pi/status', '/%61pi/values', '/api/%76alues', '/%6detrics', '/api/./status', '/api/alarms?x=/index.html']) {
+    const r = await fetch(`${url}${p}`);
+    t.ok(r.status === 401 || r.status === 404, `${p} is closed (${r.status})`);
+    t.notMatch(await r.text(), /"site"|cityedge_|"values"|"alarms"/, `${p} shows no data`);
+  }
   const h = await fetch(`${url}/healthz`);
   t.equal(h.status, 200);
   t.match(await h.json(), { status: 'ok' });

@@ -8,7 +8,7 @@ import type { AuditEntry } from '../commands/dispatch.ts';
 import { Backoff, CodedError, CommandVerbs, type ApiConfig, type Clock, type CommandHandler, type Logger } from '../model/index.ts';
 import type { RecordLog } from '../store/files.ts';
 import { Auth, mayCommand } from './auth.ts';
-import { refuse, setUser, userOf } from './request.ts';
+import { PUBLIC, refuse, setUser, userOf } from './request.ts';
 import { consoleRoutes, type ConsoleDeps } from './routes-console.ts';
 import { sessionRoutes, SESSION_COOKIE, cookieValue } from './routes-session.ts';
 import { staticRoutes } from './static.ts';
@@ -44,18 +44,11 @@ const limitOf = (q: unknown, max: number) => {
   return Number.isInteger(n) && n > 0 ? Math.min(n, max) : 100;
 };
 
-/** Paths anyone may load: the login page and its files, the login itself, the supervisor's probe. */
-function isPublic(req: FastifyRequest, metricsPublic: boolean): boolean {
-  const path = req.url.split('?')[0]!;
-  if (path === '/healthz' || (path === '/metrics' && metricsPublic)) return true;
-  if (path === '/api/login' && req.method === 'POST') return true;
-  return req.method === 'GET' && !path.startsWith('/api/') && path !== '/metrics';
-}
+const isPublic = (req: FastifyRequest): boolean => (req.routeOptions.config as { public?: boolean } | undefined)?.public === true;
 
 export function buildApi(d: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   const auth = new Auth(d.config, d.clock);
-  const metricsPublic = d.config.metrics === 'public';
 
   // Commands are parsed by the command handler, so a malformed body gets the same coded reply
   // over HTTP as over MQTT.
@@ -63,7 +56,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req, reply) => {
-    if (isPublic(req, metricsPublic)) return;
+    if (isPublic(req)) return;
     const byToken = auth.byToken(req.headers.authorization);
     if (byToken) { setUser(req, byToken); return; }
     const session = auth.bySession(cookieValue(req.headers.cookie, SESSION_COOKIE));
@@ -94,13 +87,13 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     return payload;
   });
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', PUBLIC, async (_req, reply) => {
     const ok = d.healthy?.() ?? true;
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'stopping', time: d.clock.now() });
   });
   if (d.metrics) {
     const m = d.metrics;
-    app.get('/metrics', async (_req, reply) => reply.header('content-type', m.contentType).send(await m.render()));
+    app.get('/metrics', d.config.metrics === 'public' ? PUBLIC : {}, async (_req, reply) => reply.header('content-type', m.contentType).send(await m.render()));
   }
 
   app.get('/api/status', async () => d.status());

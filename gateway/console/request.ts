@@ -9,3 +9,10 @@ const users = new WeakMap<FastifyRequest, User>();
 export const setUser = (req: FastifyRequest, user: User): void => { users.set(req, user); };
 /** The request's user: set by the onRequest hook on every path that is not public. */
 export const userOf = (req: FastifyRequest): User => users.get(req)!;
+
+/**
+ * Routes anyone may call carry this: the login page and its files, the login itself, the
+ * supervisor's probe. The auth hook decides by the route the router matched, never by the raw URL,
+ * which can spell one path many ways (`/%61pi/status`).
+ */
+export const PUBLIC = { config: { public: true } } as const;

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock, Logger } from '../model/index.ts';
 import type { Auth, Session } from './auth.ts';
-import { refuse } from './request.ts';
+import { PUBLIC, refuse } from './request.ts';
 
 export const SESSION_COOKIE = 'cityedge_session';
 
@@ -24,7 +24,7 @@ const cookie = (req: FastifyRequest, value: string, maxAgeS: number) =>
 export function sessionRoutes(app: FastifyInstance, d: { auth: Auth; clock: Clock; logger: Logger }): void {
   const view = (s: Session) => ({ user: s.user.name, role: s.user.role, csrf: s.csrf, expires_at: d.auth.expiresAt(s) });
 
-  app.post('/api/login', async (req, reply) => {
+  app.post('/api/login', PUBLIC, async (req, reply) => {
     let body: { user?: unknown; password?: unknown };
     try { body = JSON.parse(typeof req.body === 'string' ? req.body : '') as typeof body; } catch { body = {}; }
     if (typeof body.user !== 'string' || typeof body.password !== 'string' || body.user.length > 64 || body.password.length > 1024) {

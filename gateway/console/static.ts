@@ -6,8 +6,9 @@ import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { PUBLIC } from './request.ts';
 
-const PUBLIC = join(dirname(fileURLToPath(import.meta.url)), 'public');
+const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json; charset=utf-8',
@@ -29,15 +30,15 @@ function walk(dir: string): string[] {
 
 export function staticRoutes(app: FastifyInstance): void {
   const files = new Map<string, { path: string; type: string }>();
-  for (const path of walk(PUBLIC)) {
+  for (const path of walk(PUBLIC_DIR)) {
     const type = TYPES[extname(path)];
-    if (type) files.set(`/${relative(PUBLIC, path).split(sep).join('/')}`, { path, type });
+    if (type) files.set(`/${relative(PUBLIC_DIR, path).split(sep).join('/')}`, { path, type });
   }
   for (const [url, path] of Object.entries(VENDOR)) files.set(url, { path, type: TYPES[extname(path)]! });
   const index = files.get('/index.html');
   if (index) files.set('/', index);
   // Read on each request: small files, few requests, and an edited page shows without a restart.
-  app.get('/*', async (req, reply) => {
+  app.get('/*', PUBLIC, async (req, reply) => {
     const f = files.get(req.url.split('?')[0]!);
     if (!f) return reply.code(404).type('text/plain').send('not found');
     reply.header('content-type', f.type).header('cache-control', 'no-cache');
