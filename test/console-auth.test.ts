@@ -52,7 +52,10 @@ t.test('an admin logs in; the cookie reads, and changes need the CSRF token from
   t.equal(bad.cookie, '', 'no cookie for a failed login');
   t.equal((await login(url, 'nobody', ADMIN_PW)).res.status, 401, 'an unknown user is refused the same way');
 
-  const ok = await login(url, 'admin', ADMIN_PW);
+  const foreign = await login(url, 'admin', ADMIN_PW, { origin: 'http://evil.example' });
+  t.equal(foreign.res.status, 403, 'a login posted by another site\'s page is refused');
+  t.equal(foreign.cookie, '');
+  const ok = await login(url, 'admin', ADMIN_PW, { origin: url });
   t.equal(ok.res.status, 200);
   t.equal(ok.body.role, 'admin');
   t.match(ok.res.headers.get('set-cookie'), /HttpOnly/);

@@ -25,6 +25,11 @@ export function sessionRoutes(app: FastifyInstance, d: { auth: Auth; clock: Cloc
   const view = (s: Session) => ({ user: s.user.name, role: s.user.role, csrf: s.csrf, expires_at: d.auth.expiresAt(s) });
 
   app.post('/api/login', PUBLIC, async (req, reply) => {
+    // Another site's page must not log a visitor in to an account of its choosing (login CSRF).
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+      return refuse(reply, 403, 'CE_ERR_CSRF', 'login from another origin');
+    }
     let body: { user?: unknown; password?: unknown };
     try { body = JSON.parse(typeof req.body === 'string' ? req.body : '') as typeof body; } catch { body = {}; }
     if (typeof body.user !== 'string' || typeof body.password !== 'string' || body.user.length > 64 || body.password.length > 1024) {
