@@ -38,6 +38,9 @@ export interface Actor { user: string; source: string; comment?: string }
 export interface AlarmView {
   rule: string; state: AlarmState; since: number; active: boolean; severity: string;
   device: string; tag: string | null; value: Value; settings: Tunables; shelved_until?: number; chattering: boolean;
+  /** The rule's text, as in its events. */
+  message: string; message_en: string | null;
+  camera?: string;
 }
 
 export interface EngineDeps {
@@ -370,6 +373,8 @@ export class AlarmEngine {
     return [...this.#rules.values()].map((r) => ({
       rule: r.cfg.id, state: r.state, since: r.since, active: r.tracker.active, severity: r.cfg.severity,
       device: r.device, tag: r.tagName, value: r.lastValue, settings: tunablesOf(r.cfg),
+      message: r.cfg.message ?? r.cfg.message_en ?? r.cfg.id, message_en: r.cfg.message_en ?? null,
+      ...(r.cfg.camera !== undefined ? { camera: r.cfg.camera } : {}),
       ...(r.shelvedUntil !== undefined ? { shelved_until: r.shelvedUntil } : {}), chattering: r.chatter.chattering,
     }));
   }

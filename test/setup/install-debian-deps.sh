@@ -29,6 +29,8 @@ gst_has x264enc || need+=(gstreamer1.0-plugins-ugly)
 gst_has timeoverlay || need+=(gstreamer1.0-x)
 # Headless Chromium drives the console's tests (playwright-core).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The console is Chinese by default: without a CJK font its screenshots show boxes.
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -15,11 +15,14 @@ export class ApiError extends Error {
 
 let csrf = null;
 let expired = () => {};
+let commanded = () => {};
 
 /** The session's CSRF token (from the login or /api/session reply); null after logout. */
 export function setCsrf(token) { csrf = token ?? null; }
 /** Called once per 401 from a call that needed the session. */
 export function onExpired(fn) { expired = fn; }
+/** Called after every accepted command: what it changed shows everywhere at once, not at the next poll. */
+export function onCommanded(fn) { commanded = fn; }
 
 export async function api(path, { method = 'GET', body, signal } = {}) {
   const headers = { accept: 'application/json' };
@@ -51,7 +54,11 @@ export const get = (path, signal) => api(path, { signal });
  * A command through the same handler, checks and audit log as the platform's (docs/commands.md).
  * One id per click; the user is the session's, the server fills it in.
  */
-export const command = (verb, body) => api(`/api/commands/${encodeURIComponent(verb)}`, { method: 'POST', body: { id: commandId(verb), ...body } });
+export async function command(verb, body) {
+  const reply = await api(`/api/commands/${encodeURIComponent(verb)}`, { method: 'POST', body: { id: commandId(verb), ...body } });
+  commanded(verb);
+  return reply;
+}
 
 /** "CODE: message" for a refusal an operator reads. */
 export const errorText = (e) => (e instanceof ApiError && e.code && !e.network ? `${e.code}: ${e.message}` : e.message);

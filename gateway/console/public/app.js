@@ -1,7 +1,7 @@
 // The console's shell: session, navigation, language, and the data every page shares (the device
 // list, the live values, the overview polled every few seconds). One page at a time is mounted
 // in <main>; each gets a context with an AbortSignal and leaves nothing running after it.
-import { api, errorText, get, onExpired, setCsrf } from './api.js';
+import { api, errorText, get, onCommanded, onExpired, setCsrf } from './api.js';
 import { fill, h } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { LiveStore } from './live.js';
@@ -99,7 +99,8 @@ function renderShell() {
   applyLang();
   const s = app.session;
   const liveDot = h('span', { class: 'live-state' });
-  app.live.onState((st) => {
+  app.offLiveState?.();
+  app.offLiveState = app.live.onState((st) => {
     liveDot.className = `live-state ${st}`;
     liveDot.textContent = t(`live.${st}`);
   });
@@ -188,6 +189,7 @@ function rerender() {
 }
 
 onExpired(expire);
+onCommanded(() => void pollOverview());
 window.addEventListener('hashchange', route);
 
 (async () => {

@@ -38,12 +38,23 @@ export default {
     let state = null; // the last GET /api/alarms
     let open = null; // { rule, kind, node }: the form under a row, kept across redraws
     let history = null;
+    /** The history redrawn, and the rules' messages learned from it (the rule list gives none). */
+    const loadHistory = async () => {
+      if (!history) return;
+      const events = await history.refresh();
+      let learned = false;
+      for (const e of [...events].reverse()) {
+        const m = eventMessage(e);
+        if (m && messages.get(e.rule) !== m) { messages.set(e.rule, m); learned = true; }
+      }
+      if (learned && !(open && open.node.contains(document.activeElement))) draw();
+    };
 
     const closeForm = (reply) => {
       if (reply) {
         notice(result, 'ok', t(`alarms.done_${open.kind}`, { rule: open.rule }));
         void refresh();
-        void history?.refresh();
+        void loadHistory();
       }
       open = null;
       draw();
@@ -127,17 +138,8 @@ export default {
 
     await refresh();
     if (ctx.signal.aborted) return;
-    history = historySection(ctx, (state?.alarms ?? []).map((a) => a.rule).sort());
+    history = historySection(ctx, (state?.alarms ?? []).map((a) => a.rule).sort(), units);
     el.append(history.el);
-    const loadHistory = async () => {
-      const events = await history.refresh();
-      let learned = false;
-      for (const e of [...events].reverse()) {
-        const m = eventMessage(e);
-        if (m && messages.get(e.rule) !== m) { messages.set(e.rule, m); learned = true; }
-      }
-      if (learned) draw();
-    };
     await loadHistory();
     ctx.every(POLL_MS, refresh);
     ctx.every(HISTORY_MS, loadHistory);

@@ -37,7 +37,8 @@ function cabinet(ctx, dev) {
     notice(msg, 'info', t('common.sending'));
     try {
       const r = await command('write', { device: dev.id, tag, value: v });
-      notice(msg, 'ok', t('lights.confirmed', { value: fmtValue({ v: r.result?.value ?? v, q: 'good' }, tagOf.get(tag)?.unit).text }));
+      const back = r.result?.value ?? v;
+      notice(msg, 'ok', t('lights.confirmed', { value: typeof back === 'boolean' ? t(back ? 'lights.on_word' : 'lights.off_word') : fmtValue({ v: back, q: 'good' }, tagOf.get(tag)?.unit).text }));
     } catch (e) {
       notice(msg, 'error', errorText(e));
     } finally {

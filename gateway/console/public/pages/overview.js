@@ -82,7 +82,7 @@ function upstreamsTable(o) {
     h('td', { class: 'num' }, fmtCount(u.backlog)),
     h('td', { class: 'num' }, fmtCount(u.published)),
     h('td', { class: 'num' }, fmtCount(u.acked)),
-    h('td', { class: 'err-cell' }, u.last_error ?? '—')));
+    h('td', { class: u.last_error ? 'err-cell' : 'muted' }, u.last_error ?? '—')));
   return h('section', { class: 'card wide' },
     h('h2', {}, t('ov.upstreams')),
     table([t('ov.upstream'), t('ov.format'), t('ov.link'), [t('ov.backlog'), 'num'], [t('ov.published'), 'num'], [t('ov.acked'), 'num'], t('ov.last_error')], rows));

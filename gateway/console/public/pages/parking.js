@@ -44,7 +44,8 @@ function lotCard(live, name, devs) {
     known
       ? h('div', { class: 'lot-figures' },
         h('div', { class: 'big-free' }, h('strong', { dataset: { field: 'free' } }, fmtCount(sum.bays_free)), h('span', {}, t('park.free_of', { n: fmtCount(total) }))),
-        h('meter', { min: 0, max: Math.max(1, total), value: sum.bays_occupied, low: total * 0.7, high: total * 0.9, optimum: 0, 'aria-label': t('park.occupancy') }),
+        // Free bays, as the number beside it: green while plenty, amber when few, red when nearly full.
+        h('meter', { min: 0, max: Math.max(1, total), value: sum.bays_free, low: total * 0.1, high: total * 0.3, optimum: total, 'aria-label': t('park.free_share') }),
         h('p', { class: 'muted' }, t('park.counts', { occ: fmtCount(sum.bays_occupied), unk: fmtCount(sum.bays_unknown) }), latest ? ` · ${fmtAgo(latest)}` : ''))
       : h('p', { class: 'muted' }, t('park.no_data')),
     tiles.length ? h('ul', { class: 'bays' }, tiles) : null);

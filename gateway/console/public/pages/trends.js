@@ -25,21 +25,39 @@ function columns(points, stepMs) {
   return [xs, mean, min, max];
 }
 
-function chartOptions(width, unit, isBool) {
+/** The x range shown: every point of the window, and at least MIN_SPAN_S wide (a box just started). */
+const MIN_SPAN_S = 60;
+function xRange(xs) {
+  const now = Date.now() / 1000;
+  const first = xs.length ? xs[0] : now;
+  return [Math.min(first, now - MIN_SPAN_S), Math.max(now, xs.at(-1) ?? now)];
+}
+
+/** A time axis label, 24-hour: "14:05", with seconds on a short span, the date where the day changes. */
+function timeTick(v, ticks, i) {
+  const d = new Date(v * 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  const span = ticks.at(-1) - ticks[0];
+  const hm = `${p(d.getHours())}:${p(d.getMinutes())}${span < 300 ? `:${p(d.getSeconds())}` : ''}`;
+  const prev = i > 0 ? new Date(ticks[i - 1] * 1000) : null;
+  return !prev || prev.getDate() !== d.getDate() ? `${hm}\n${d.getMonth() + 1}-${p(d.getDate())}` : hm;
+}
+
+function chartOptions(width, unit, isBool, range) {
   const U = window.uPlot;
   const stepped = isBool ? U.paths.stepped({ align: 1 }) : undefined;
   return {
     width, height: HEIGHT,
     cursor: { drag: { x: true, y: false } },
-    scales: { x: { time: true }, ...(isBool ? { y: { range: [-0.1, 1.1] } } : {}) },
+    scales: { x: { time: true, range: () => range() }, ...(isBool ? { y: { range: [-0.1, 1.1] } } : {}) },
     series: [
-      { value: (_u, v) => (v === null ? '—' : fmtTime(v * 1000)) },
+      { label: t('trend.time'), value: (_u, v) => (v === null ? '—' : fmtTime(v * 1000)) },
       { label: t('trend.mean'), stroke: '#1d5fa8', width: 2, paths: stepped, value: (_u, v) => (v === null ? '—' : fmtNumber(v)) },
       { label: t('trend.min'), stroke: '#7d8b99', width: 1, dash: [4, 3], paths: stepped, value: (_u, v) => (v === null ? '—' : fmtNumber(v)) },
       { label: t('trend.max'), stroke: '#7d8b99', width: 1, dash: [4, 3], paths: stepped, value: (_u, v) => (v === null ? '—' : fmtNumber(v)) },
     ],
     bands: [{ series: [3, 2], fill: 'rgba(29, 95, 168, 0.12)' }],
-    axes: [{}, { label: unit ?? '', size: 60, values: (_u, ticks) => ticks.map((v) => fmtNumber(v)) }],
+    axes: [{ values: (_u, ticks) => ticks.map((v, i) => timeTick(v, ticks, i)) }, { label: unit ?? '', size: 60, values: (_u, ticks) => ticks.map((v) => fmtNumber(v)) }],
   };
 }
 
@@ -72,6 +90,7 @@ export default {
     try { await loadScript('/vendor/uPlot.iife.min.js'); } catch (e) { fill(msg, errorText(e)); return; }
     if (ctx.signal.aborted) return;
     let plot = null;
+    let range = [0, 1];
     ctx.onCleanup(() => plot?.destroy());
     const resize = new ResizeObserver(() => { if (plot && chartBox.clientWidth > 0) plot.setSize({ width: chartBox.clientWidth, height: HEIGHT }); });
     resize.observe(chartBox);
@@ -95,7 +114,8 @@ export default {
       setText(summary, t('trend.summary', {
         last: `${fmtNumber(lastPoint[1])}${unit}`, at: fmtTime(lastPoint[0]), min: `${fmtNumber(lo)}${unit}`, max: `${fmtNumber(hi)}${unit}`, step: Math.round(r.step_ms / 1000),
       }));
-      if (!plot) plot = new window.uPlot(chartOptions(chartBox.clientWidth || 600, tag.unit, tag.type === 'bool'), data, chartBox);
+      range = xRange(data[0]);
+      if (!plot) plot = new window.uPlot(chartOptions(chartBox.clientWidth || 600, tag.unit, tag.type === 'bool', () => range), data, chartBox);
       else plot.setData(data);
     };
     await load();
