@@ -32,6 +32,14 @@ const SSE_MAX_BUFFERED = 1 << 20;
 const SSE_HEARTBEAT_MS = 15_000;
 const SNAPSHOT_NAME = /^[a-z0-9_-]+-\d{8}T\d{9}Z\.jpg$/;
 
+/** Every SSE client is handed the same change object: it is encoded once, however many listen. */
+const encoded = new WeakMap<LiveChange, string>();
+function sseEvent(c: LiveChange): string {
+  let text = encoded.get(c);
+  if (text === undefined) encoded.set(c, (text = `event: values\ndata: ${JSON.stringify(c)}\n\n`));
+  return text;
+}
+
 export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps): void {
   app.get('/api/overview', async () => d.overview());
   app.get('/api/devices', async () => d.devices);
@@ -44,7 +52,7 @@ export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps): void {
     res.write('retry: 3000\n\n');
     const send = (c: LiveChange) => {
       if (res.writableLength > SSE_MAX_BUFFERED) { res.destroy(); return; }
-      res.write(`event: values\ndata: ${JSON.stringify(c)}\n\n`);
+      res.write(sseEvent(c));
     };
     const unsubscribe = d.live.subscribe(send);
     // Proxies and NAT boxes drop quiet connections; a comment line keeps this one warm.
