@@ -17,13 +17,20 @@ const FIRST_LOCK_MS = 30_000;
 const MAX_LOCK_MS = 15 * 60_000;
 /** A box serves a handful of people: more sessions than this is a script logging in in a loop. */
 const MAX_SESSIONS = 200;
+/** Per user, so that one account logging in in a loop cannot sign the others out. */
+const MAX_SESSIONS_PER_USER = 10;
+/**
+ * Password checks running at once. scrypt runs on libuv's four threads, which DNS lookups and file
+ * reads share: a burst of logins must not stall the gateway's own work, nor buy guesses in parallel.
+ */
+const MAX_CHECKS = 2;
 
 interface Failures { count: number; lockedUntil: number; lastAt: number }
 
 export type LoginResult =
   | { ok: true; session: Session }
   | { ok: false; locked: false }
-  | { ok: false; locked: true; retryAfterS: number };
+  | { ok: false; locked: true; retryAfterS: number; busy?: true };
 
 export class Auth {
   readonly #tokens: { user: User; hash: Buffer }[];
@@ -33,6 +40,7 @@ export class Auth {
   readonly #idleMs: number;
   readonly #maxMs: number;
   readonly #clock: Clock;
+  #checking = 0;
 
   constructor(config: ApiConfig, clock: Clock) {
     this.#clock = clock;
@@ -65,22 +73,39 @@ export class Auth {
 
   expiresAt(s: Session): number { return Math.min(s.seenAt + this.#idleMs, s.createdAt + this.#maxMs); }
 
+  /**
+   * The lock is per address and per (user, address): a stranger's failures lock the stranger out,
+   * not the technician at another laptop with the right password. Every try counts as a failure
+   * before its password is checked, so tries sent at once meet the lock like tries in a row.
+   */
   async login(name: string, password: string, address: string): Promise<LoginResult> {
     const now = this.#clock.now();
-    const keys = [`ip:${address}`, `user:${name}`];
+    const keys = [`ip:${address}`, `user:${name}@${address}`];
     const wait = Math.max(...keys.map((k) => (this.#failures.get(k)?.lockedUntil ?? 0) - now));
     if (wait > 0) return { ok: false, locked: true, retryAfterS: Math.ceil(wait / 1000) };
+    if (this.#checking >= MAX_CHECKS) return { ok: false, locked: true, retryAfterS: 1, busy: true };
+    for (const k of keys) this.#fail(k, now);
     const entry = this.#passwords.get(name);
-    const good = await verifyPassword(password, entry?.hash ?? DECOY);
-    if (!good || !entry) {
-      for (const k of keys) this.#fail(k, now);
-      return { ok: false, locked: false };
+    this.#checking++;
+    let good: boolean;
+    try {
+      good = await verifyPassword(password, entry?.hash ?? DECOY);
+    } finally {
+      this.#checking--;
     }
+    if (!good || !entry) return { ok: false, locked: false };
     for (const k of keys) this.#failures.delete(k);
     const session: Session = { id: randomBytes(32).toString('base64url'), user: entry.user, csrf: randomBytes(24).toString('base64url'), createdAt: now, seenAt: now };
-    this.#prune(now);
+    this.#prune(now, entry.user.name);
     this.#sessions.set(session.id, session);
     return { ok: true, session };
+  }
+
+  /** Still a session, without counting as activity (open streams check this; they are not a person). */
+  isLive(id: string): boolean {
+    const s = this.#sessions.get(id);
+    const now = this.#clock.now();
+    return s !== undefined && now - s.seenAt <= this.#idleMs && now - s.createdAt <= this.#maxMs;
   }
 
   logout(id: string | undefined): void { if (id) this.#sessions.delete(id); }
@@ -102,16 +127,22 @@ export class Auth {
     for (const [k, f] of this.#failures) if (now - f.lastAt > MAX_LOCK_MS) this.#failures.delete(k);
   }
 
-  #prune(now: number): void {
+  /** Room for one more session of `user`: expired ones go, then that user's least recently used. */
+  #prune(now: number, user: string): void {
     for (const [id, s] of this.#sessions) {
       if (now - s.seenAt > this.#idleMs || now - s.createdAt > this.#maxMs) this.#sessions.delete(id);
     }
-    // Still full: the least recently used goes (Map order is insertion order; seenAt decides).
-    while (this.#sessions.size >= MAX_SESSIONS) {
-      let oldest: Session | undefined;
-      for (const s of this.#sessions.values()) if (!oldest || s.seenAt < oldest.seenAt) oldest = s;
-      this.#sessions.delete(oldest!.id);
-    }
+    const evict = (pick: (s: Session) => boolean, max: number) => {
+      for (;;) {
+        let oldest: Session | undefined;
+        let n = 0;
+        for (const s of this.#sessions.values()) if (pick(s)) { n++; if (!oldest || s.seenAt < oldest.seenAt) oldest = s; }
+        if (n < max || !oldest) return;
+        this.#sessions.delete(oldest.id);
+      }
+    };
+    evict((s) => s.user.name === user, MAX_SESSIONS_PER_USER);
+    evict(() => true, MAX_SESSIONS);
   }
 }
 

@@ -38,8 +38,9 @@ export function sessionRoutes(app: FastifyInstance, d: { auth: Auth; clock: Cloc
     const r = await d.auth.login(body.user, body.password, req.ip);
     if (!r.ok) {
       if (r.locked) {
-        d.logger.warn({ user: body.user, ip: req.ip, retryAfterS: r.retryAfterS }, 'console login refused: locked after repeated failures');
-        return refuse(reply.header('retry-after', String(r.retryAfterS)), 429, 'CE_ERR_LOGIN_LOCKED', 'too many failed logins: wait before trying again', { retry_after_s: r.retryAfterS });
+        const why = r.busy ? 'other logins are being checked: try again in a second' : 'too many failed logins: wait before trying again';
+        d.logger.warn({ user: body.user, ip: req.ip, retryAfterS: r.retryAfterS }, `console login refused: ${why}`);
+        return refuse(reply.header('retry-after', String(r.retryAfterS)), 429, 'CE_ERR_LOGIN_LOCKED', why, { retry_after_s: r.retryAfterS });
       }
       d.logger.warn({ user: body.user, ip: req.ip }, 'console login failed');
       return refuse(reply, 401, 'CE_ERR_LOGIN', 'unknown user or wrong password');
