@@ -207,10 +207,7 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   // What the console shows: every scan's values as they are, and their recent history.
   const apiConfig = config.api;
   const live = apiConfig ? new LiveValues() : undefined;
-  const trends = apiConfig?.console ? new TrendStore({
-    dir: config.buffer.journal === 'memory' ? undefined : config.buffer.path,
-    stepMs: durationMs(apiConfig.trends.step), keepMs: durationMs(apiConfig.trends.keep), clock, logger: logger.child({ part: 'trends' }),
-  }) : undefined;
+  const trends = apiConfig?.console ? createTrends(config, apiConfig, { clock, logger }) : undefined;
   const trendsRun = trends?.run(abort.signal);
 
   const uplinks = config.upstreams.map((u) => createUplink(u, config, { journal, clock, logger, onCommand: commands.handle }));
@@ -290,6 +287,24 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       logger.info('gateway stopped');
     },
   };
+}
+
+/**
+ * The console's trend store. A box without storage keeps trends in memory, for an hour at most:
+ * 10,000 tags at 10 s steps take 270 MB an hour there. On disk the size is said at start when large.
+ */
+function createTrends(config: Config, api: NonNullable<Config['api']>, d: { clock: Clock; logger: Logger }): TrendStore {
+  const log = d.logger.child({ part: 'trends' });
+  const stepMs = durationMs(api.trends.step);
+  const inMemory = config.buffer.journal === 'memory';
+  const keepMs = inMemory ? Math.min(durationMs(api.trends.keep), 3_600_000) : durationMs(api.trends.keep);
+  const tags = config.devices.reduce((n, dev) => n + tagNamesOf(dev).length, 0);
+  // 45 bytes a step on disk (bench:console), about 75 in memory.
+  const bytes = tags * (keepMs / stepMs) * (inMemory ? 75 : 45);
+  if (bytes > 1024 ** 3) {
+    log.warn({ tags, step: api.trends.step, keepS: keepMs / 1000, estimatedMb: Math.round(bytes / 2 ** 20) }, 'trends will take much room: set api.trends.step longer or keep shorter');
+  }
+  return new TrendStore({ dir: inMemory ? undefined : config.buffer.path, stepMs, keepMs, clock: d.clock, logger: log });
 }
 
 /** The alarm engine with its stores: files in the data folder, or memory for a box without storage. */

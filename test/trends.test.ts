@@ -32,6 +32,22 @@ t.test('each step keeps mean, min and max of the good numeric samples; booleans 
   ts.close();
 });
 
+t.test('a late sample does not replace a step already written', async (t) => {
+  const clock = new FakeClock(T0);
+  const ts = store(undefined, clock);
+  const stop = new AbortController();
+  const running = ts.run(stop.signal);
+  ts.add([s('p.level', 1, T0), s('p.level', 3, T0 + 1000)]);
+  ts.add([s('p.level', 5, T0 + 10_000)]);
+  await clock.advance(11_000);
+  ts.add([s('p.level', 100, T0 + 2000)]);
+  await clock.advance(20_000);
+  t.same(ts.query('p.level', 60_000).points, [[T0, 2, 1, 3], [T0 + 10_000, 5, 5, 5]]);
+  stop.abort();
+  await running;
+  ts.close();
+});
+
 t.test('the step being filled shows at once; the history survives a restart', async (t) => {
   const dir = tempDir(t, 'trends');
   const clock = new FakeClock(T0);

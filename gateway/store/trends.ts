@@ -25,6 +25,8 @@ export interface TrendOptions {
 
 /** Points a query returns at most: more than a chart is wide; longer spans are merged steps. */
 const MAX_POINTS = 1500;
+/** Tags whose old steps are forgotten per step (see #trim). */
+const TRIM_TAGS = 100;
 
 export class TrendStore {
   readonly #o: TrendOptions;
@@ -35,6 +37,8 @@ export class TrendStore {
   #closedIds: number[] = [];
   readonly #insert: Database.Statement;
   readonly #insertTag: Database.Statement;
+  readonly #delete: Database.Statement;
+  #trimNext = -1;
 
   constructor(o: TrendOptions) {
     this.#o = o;
@@ -46,6 +50,7 @@ export class TrendStore {
     for (const r of this.#db.prepare('SELECT id, name FROM tags').all() as { id: number; name: string }[]) this.#ids.set(r.name, r.id);
     this.#insert = this.#db.prepare('INSERT OR REPLACE INTO trend (tag, t, mean, min, max) VALUES (?, ?, ?, ?, ?)');
     this.#insertTag = this.#db.prepare('INSERT INTO tags (name) VALUES (?)');
+    this.#delete = this.#db.prepare('DELETE FROM trend WHERE tag = ? AND t < ?');
   }
 
   /** Good numeric and boolean samples (as 0/1) join their tag's current step. */
@@ -56,6 +61,9 @@ export class TrendStore {
       if (!Number.isFinite(v)) continue;
       const bucket = s.ts - (s.ts % this.#o.stepMs);
       let a = this.#acc.get(s.tag);
+      // A late sample (a sensor's buffered reading) would reopen a step already written, and its
+      // rewrite would replace the whole step with this one value: it is left out of the chart.
+      if (a && bucket < a.bucket) continue;
       if (a && a.bucket !== bucket) { this.#close(a); a.bucket = bucket; a.sum = 0; a.n = 0; a.min = Infinity; a.max = -Infinity; }
       if (!a) this.#acc.set(s.tag, (a = { id: this.#idOf(s.tag), bucket, sum: 0, n: 0, min: Infinity, max: -Infinity }));
       a.sum += v; a.n++;
@@ -69,7 +77,6 @@ export class TrendStore {
    * aborts, once per step; then writes what it holds, the unfinished steps too.
    */
   async run(signal: AbortSignal): Promise<void> {
-    let sinceTrim = Infinity;
     while (!signal.aborted) {
       await this.#o.clock.sleep(this.#o.stepMs, signal).catch(() => {});
       const now = this.#o.clock.now();
@@ -77,7 +84,7 @@ export class TrendStore {
         if (a.n > 0 && a.bucket + this.#o.stepMs <= now) { this.#close(a); a.n = 0; a.sum = 0; a.min = Infinity; a.max = -Infinity; }
       }
       this.#write();
-      if (++sinceTrim * this.#o.stepMs >= 600_000) { sinceTrim = 0; this.#trim(now); }
+      this.#trim(now);
     }
     for (const a of this.#acc.values()) if (a.n > 0) this.#close(a);
     this.#write();
@@ -131,9 +138,21 @@ export class TrendStore {
     }
   }
 
+  /**
+   * Forgets old steps a few tags per step, along the primary key: one `DELETE … WHERE t < ?` over the
+   * whole table scans it (the key starts with the tag) and held the gateway's thread for 0.7 s with
+   * 10,000 tags and an hour of steps. At TRIM_TAGS per 10 s step, 10,000 tags take 17 minutes a round.
+   */
   #trim(now: number): void {
+    const ids = [...this.#ids.values()];
+    if (ids.length === 0) return;
     try {
-      this.#db.prepare('DELETE FROM trend WHERE t < ?').run(now - this.#o.keepMs);
+      this.#db.transaction(() => {
+        for (let i = 0; i < Math.min(TRIM_TAGS, ids.length); i++) {
+          this.#trimNext = (this.#trimNext + 1) % ids.length;
+          this.#delete.run(ids[this.#trimNext], now - this.#o.keepMs);
+        }
+      })();
     } catch (e) {
       this.#o.logger.warn({ code: 'CE_ERR_TRENDS', err: (e as Error).message }, 'old trend steps could not be removed');
     }
