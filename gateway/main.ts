@@ -308,7 +308,7 @@ function createTrends(config: Config, api: NonNullable<Config['api']>, d: { cloc
 }
 
 /** The alarm engine with its stores: files in the data folder, or memory for a box without storage. */
-function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; writers: ReadonlyMap<string, Writer>; snapshot: (camera: string, rule: string, t: number) => string }) {
+function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; writers: ReadonlyMap<string, Writer>; snapshot: (camera: string, rule: string, t: number) => string | undefined }) {
   const { clock, logger } = deps;
   const onDisk = config.buffer.journal !== 'memory';
   const dir = config.buffer.path;

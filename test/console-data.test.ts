@@ -106,6 +106,26 @@ t.test('devices list their tags; values and live changes follow the PLC', async 
   t.equal(seen.length, 2, `the heartbeat changed on the stream: ${seen.join(' → ')}`);
 });
 
+t.test('a live stream ends when its session does', async (t) => {
+  const { url, cookie, csrf } = await start(t);
+  const ctl = new AbortController();
+  t.teardown(() => ctl.abort());
+  const res = await fetch(`${url}/api/live`, { headers: { cookie }, signal: ctl.signal });
+  const reader = res.body!.getReader();
+  await reader.read();
+  t.equal((await fetch(`${url}/api/logout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status, 204);
+  // Values keep coming until the stream's next check (every 15 s): then it closes.
+  const ended = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 60_000);
+    void (async () => {
+      try { for (;;) if ((await reader.read()).done) break; } catch { /* closed */ }
+      clearTimeout(timer);
+      resolve(true);
+    })();
+  });
+  t.ok(ended, 'the server closed the stream after the logout');
+});
+
 t.test('read now answers with a fresh scan; a sensor or an unknown device cannot be read', async (t) => {
   const { url, cookie, csrf } = await start(t);
   const post = (path: string) => fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } });

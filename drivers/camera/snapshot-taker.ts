@@ -12,12 +12,14 @@ export const KEEP_SNAPSHOTS = 2000;
 
 export function snapshotTaker(cameras: readonly CameraDeviceConfig[], d: { dir: string; logger: Logger; signal: AbortSignal; keep?: number }) {
   const pending = new Map<string, string>();
-  const byId = new Map(cameras.map((c) => [c.id, c]));
+  // A disabled camera is one a technician switched off (being replaced): no ffmpeg against it.
+  const byId = new Map(cameras.filter((c) => c.enabled).map((c) => [c.id, c]));
   const keep = d.keep ?? KEEP_SNAPSHOTS;
-  return (camera: string, rule: string, t: number): string => {
+  return (camera: string, rule: string, t: number): string | undefined => {
     const busy = pending.get(camera);
     if (busy) return busy;
-    const cam = byId.get(camera)!;
+    const cam = byId.get(camera);
+    if (!cam) return undefined;
     const name = snapshotName(rule, t);
     pending.set(camera, name);
     mkdirSync(d.dir, { recursive: true });

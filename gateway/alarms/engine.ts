@@ -46,7 +46,7 @@ export interface AlarmView {
 export interface EngineDeps {
   journal: Journal; clock: Clock; logger: Logger; store: AlarmStateStore; overrides: OverrideStore; history: RecordLog<AlarmEvent>;
   /** Asks the rule's camera for a snapshot; the file name it will have, for the event to name. */
-  snapshot?: (camera: string, rule: string, t: number) => string;
+  snapshot?: (camera: string, rule: string, t: number) => string | undefined;
 }
 
 export const FLOOD_RULE = '@flood';
@@ -229,7 +229,8 @@ export class AlarmEngine {
     const floodStarts = isNew && this.#flood.activated(r.cfg.id, now) === 'start';
     if (floodStarts) this.#floodEvent('active', now);
     const ev = this.#event(r, now, actor);
-    if (isNew && r.cfg.camera !== undefined && this.#d.snapshot) ev.snapshot = this.#d.snapshot(r.cfg.camera, r.cfg.id, now);
+    const snapshot = isNew && r.cfg.camera !== undefined ? this.#d.snapshot?.(r.cfg.camera, r.cfg.id, now) : undefined;
+    if (snapshot !== undefined) ev.snapshot = snapshot;
     this.#emit(ev);
     return true;
   }

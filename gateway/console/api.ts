@@ -8,7 +8,7 @@ import type { AuditEntry } from '../commands/dispatch.ts';
 import { Backoff, CodedError, CommandVerbs, type ApiConfig, type Clock, type CommandHandler, type Logger } from '../model/index.ts';
 import type { RecordLog } from '../store/files.ts';
 import { Auth, mayCommand } from './auth.ts';
-import { PUBLIC, refuse, setUser, userOf } from './request.ts';
+import { PUBLIC, refuse, sessionIdOf, setUser, userOf } from './request.ts';
 import { consoleRoutes, type ConsoleDeps } from './routes-console.ts';
 import { sessionRoutes, SESSION_COOKIE, cookieValue } from './routes-session.ts';
 import { staticRoutes } from './static.ts';
@@ -76,7 +76,7 @@ export function buildApi(d: ApiDeps): FastifyInstance {
       d.logger.warn({ url: req.url, user: session.user.name }, 'console request without its CSRF token refused');
       return refuse(reply, 403, 'CE_ERR_CSRF', 'the x-csrf-token header is missing or wrong; reload the console');
     }
-    setUser(req, session.user);
+    setUser(req, session.user, session.id);
   });
 
   // The console's pages are same-origin only: no framing (clickjacking), no inline script.
@@ -114,8 +114,10 @@ export function buildApi(d: ApiDeps): FastifyInstance {
 
   sessionRoutes(app, { auth, clock: d.clock, logger: d.logger });
   if (d.console && d.config.console) {
-    consoleRoutes(app, d.console);
-    videoRoutes(app, d.console, d.logger);
+    // A stream opened by a session ends soon after the session does (logout, expiry).
+    const allowed = (req: FastifyRequest) => { const id = sessionIdOf(req); return id === undefined || auth.isLive(id); };
+    consoleRoutes(app, d.console, allowed);
+    videoRoutes(app, d.console, d.logger, allowed);
     staticRoutes(app);
   }
   return app;

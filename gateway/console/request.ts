@@ -6,7 +6,15 @@ export const refuse = (reply: FastifyReply, status: number, code: string, messag
   reply.code(status).send({ error: { code, message, ...extra } });
 
 const users = new WeakMap<FastifyRequest, User>();
-export const setUser = (req: FastifyRequest, user: User): void => { users.set(req, user); };
+const sessions = new WeakMap<FastifyRequest, string>();
+export const setUser = (req: FastifyRequest, user: User, session?: string): void => {
+  users.set(req, user);
+  if (session !== undefined) sessions.set(req, session);
+};
+/** The console session a request came with; undefined for a bearer token. */
+export const sessionIdOf = (req: FastifyRequest): string | undefined => sessions.get(req);
+/** For streams that outlive their request (SSE, video): is who opened it still signed in? */
+export type StillAllowed = (req: FastifyRequest) => boolean;
 /** The request's user: set by the onRequest hook on every path that is not public. */
 export const userOf = (req: FastifyRequest): User => users.get(req)!;
 

@@ -7,7 +7,7 @@ import type { Value } from '../model/index.ts';
 import type { LiveChange, LivePoint, LiveValues } from '../store/live.ts';
 import type { TrendStore } from '../store/trends.ts';
 import type { Overview } from './overview.ts';
-import { refuse } from './request.ts';
+import { refuse, type StillAllowed } from './request.ts';
 
 export interface TagView { name: string; unit?: string; description?: string; type?: string; writable: boolean; allowed?: Value[]; min?: number; max?: number }
 export interface DevicesView {
@@ -40,7 +40,7 @@ function sseEvent(c: LiveChange): string {
   return text;
 }
 
-export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps): void {
+export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps, allowed: StillAllowed): void {
   app.get('/api/overview', async () => d.overview());
   app.get('/api/devices', async () => d.devices);
   app.get('/api/values', async () => ({ values: d.live.snapshot() }));
@@ -55,8 +55,9 @@ export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps): void {
       res.write(sseEvent(c));
     };
     const unsubscribe = d.live.subscribe(send);
-    // Proxies and NAT boxes drop quiet connections; a comment line keeps this one warm.
-    const beat = setInterval(() => res.write(': beat\n\n'), SSE_HEARTBEAT_MS);
+    // Proxies and NAT boxes drop quiet connections; a comment line keeps this one warm. The
+    // stream also ends when its session does: a logout must stop the values, not only new requests.
+    const beat = setInterval(() => { if (allowed(req)) res.write(': beat\n\n'); else res.destroy(); }, SSE_HEARTBEAT_MS);
     const end = () => { clearInterval(beat); unsubscribe(); };
     req.raw.on('close', end);
     res.on('close', end);

@@ -72,12 +72,19 @@ export async function serve(d: ServeDeps): Promise<string | undefined> {
   const startedAt = d.clock.now();
   const overview = new OverviewBuilder();
   const byId = new Map(config.devices.map((x) => [x.id, x]));
+  const reading = new Map<string, Promise<ScanResult | undefined>>();
   const readNow: ReadNow = async (id) => {
     const dev = byId.get(id);
     if (!dev || !dev.enabled) return 'unknown';
     if (SENSORS.has(dev.driver)) return 'not-polled';
-    const r = await d.readNow(id);
-    if (!r) return { points: [], error: { code: 'CE_ERR_DEVICE_DISCONNECTED', message: 'the gateway is stopping' } };
+    // Clicks while a read is under way share it: a double click is one scan, not a queue of them.
+    let pending = reading.get(id);
+    if (!pending) {
+      pending = d.readNow(id).finally(() => reading.delete(id));
+      reading.set(id, pending);
+    }
+    const r = await pending;
+    if (!r) return { points: [], error: { code: 'CE_ERR_DEVICE_DISCONNECTED', message: 'no scan result: the gateway is stopping, or the driver failed (see the log)' } };
     const prefix = `${id}.`;
     return {
       points: r.samples.map((s) => ({ tag: s.tag.startsWith(prefix) ? s.tag.slice(prefix.length) : s.tag, v: s.value, q: s.quality, t: s.ts })),

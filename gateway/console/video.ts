@@ -4,6 +4,7 @@
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../model/index.ts';
+import type { StillAllowed } from './request.ts';
 
 export interface CameraFeed {
   /** Starts the camera's stream on the first watcher; the returned function stops watching. */
@@ -13,8 +14,9 @@ export interface VideoDeps { cameras: ReadonlyMap<string, CameraFeed> }
 
 /** A viewer on a link slower than the picture falls behind for ever: cut off, its player reconnects. */
 const MAX_BUFFERED = 4 << 20;
+const SESSION_CHECK_MS = 5_000;
 
-export function videoRoutes(app: FastifyInstance, d: VideoDeps, logger: Logger): void {
+export function videoRoutes(app: FastifyInstance, d: VideoDeps, logger: Logger, allowed: StillAllowed): void {
   if (d.cameras.size === 0) return;
   void app.register(websocket, { options: { maxPayload: 1024 } });
   void app.register(async (scope) => {
@@ -28,7 +30,9 @@ export function videoRoutes(app: FastifyInstance, d: VideoDeps, logger: Logger):
         if (socket.bufferedAmount > MAX_BUFFERED) { socket.terminate(); return; }
         socket.send(chunk);
       });
-      socket.on('close', () => { stop(); logger.info({ camera: id }, 'video viewer left'); });
+      // The picture stops when the session that opened it ends (logout, expiry).
+      const check = setInterval(() => { if (!allowed(req)) socket.close(4401, 'session ended'); }, SESSION_CHECK_MS);
+      socket.on('close', () => { clearInterval(check); stop(); logger.info({ camera: id }, 'video viewer left'); });
     });
   });
 }
