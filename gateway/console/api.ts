@@ -49,6 +49,7 @@ const isPublic = (req: FastifyRequest): boolean => (req.routeOptions.config as {
 export function buildApi(d: ApiDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   const auth = new Auth(d.config, d.clock);
+  let refusedTokens = 0;
 
   // Commands are parsed by the command handler, so a malformed body gets the same coded reply
   // over HTTP as over MQTT.
@@ -61,7 +62,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     if (byToken) { setUser(req, byToken); return; }
     const session = auth.bySession(cookieValue(req.headers.cookie, SESSION_COOKIE));
     if (!session) {
-      if (req.headers.authorization) d.logger.warn({ url: req.url, ip: req.ip }, 'HTTP API request without a valid token refused');
+      // The first and then one in a hundred: a script with a stale token must not fill the log.
+      if (req.headers.authorization && refusedTokens++ % 100 === 0) d.logger.warn({ url: req.url, ip: req.ip, refused: refusedTokens }, 'HTTP API request without a valid token refused');
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'CE_ERR_CMD_FORBIDDEN', message: 'log in, or give a valid bearer token' } });
     }
     // A cookie goes along with any request the browser makes to this host, whoever's page asked:

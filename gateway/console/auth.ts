@@ -123,8 +123,12 @@ export class Auth {
     if (this.#failures.size > 10_000) this.#forgetFailures(now);
   }
 
+  /** Old entries first; then, if tries under ever new names still fill it, the oldest half goes. */
   #forgetFailures(now: number): void {
     for (const [k, f] of this.#failures) if (now - f.lastAt > MAX_LOCK_MS) this.#failures.delete(k);
+    if (this.#failures.size <= 5_000) return;
+    let drop = this.#failures.size - 5_000;
+    for (const k of this.#failures.keys()) { if (drop-- <= 0) break; this.#failures.delete(k); }
   }
 
   /** Room for one more session of `user`: expired ones go, then that user's least recently used. */

@@ -30,6 +30,7 @@ export interface ConsoleDeps {
 /** A client that reads slower than values change is cut off; its EventSource reconnects and starts afresh. */
 const SSE_MAX_BUFFERED = 1 << 20;
 const SSE_HEARTBEAT_MS = 15_000;
+const MAX_STREAMS = 32;
 const SNAPSHOT_NAME = /^[a-z0-9_-]+-\d{8}T\d{9}Z\.jpg$/;
 
 /** Every SSE client is handed the same change object: it is encoded once, however many listen. */
@@ -45,7 +46,11 @@ export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps, allowed: Sti
   app.get('/api/devices', async () => d.devices);
   app.get('/api/values', async () => ({ values: d.live.snapshot() }));
 
+  let streams = 0;
   app.get('/api/live', (req, reply) => {
+    // Each stream costs a socket write per change: a handful of people watch a box, not a crowd.
+    if (streams >= MAX_STREAMS) return refuse(reply.header('retry-after', '10'), 503, 'CE_ERR_CMD_INVALID', `${MAX_STREAMS} live streams are open already`);
+    streams++;
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -57,8 +62,9 @@ export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps, allowed: Sti
     const unsubscribe = d.live.subscribe(send);
     // Proxies and NAT boxes drop quiet connections; a comment line keeps this one warm. The
     // stream also ends when its session does: a logout must stop the values, not only new requests.
-    const beat = setInterval(() => { if (allowed(req)) res.write(': beat\n\n'); else res.destroy(); }, SSE_HEARTBEAT_MS);
-    const end = () => { clearInterval(beat); unsubscribe(); };
+    const beat = setInterval(() => { if (allowed(req)) res.write(': beat\n\n'); else res.end(); }, SSE_HEARTBEAT_MS);
+    let ended = false;
+    const end = () => { if (ended) return; ended = true; streams--; clearInterval(beat); unsubscribe(); };
     req.raw.on('close', end);
     res.on('close', end);
   });

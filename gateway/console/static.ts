@@ -21,7 +21,7 @@ const VENDOR: Record<string, string> = {
   '/vendor/uPlot.min.css': join(dirname(require.resolve('uplot')), 'uPlot.min.css'),
 };
 /** Scripts and styles from this origin only; the video websocket and SSE to it too. */
-const CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];

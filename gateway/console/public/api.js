@@ -38,6 +38,8 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   if (res.status === 204) return null;
   let data = null;
   try { data = await res.json(); } catch { /* an empty or non-JSON body: the status says enough */ }
+  // The page was left while the body was read: the reading failed for that, not for the box.
+  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
   if (res.status === 401 && path !== '/api/login' && path !== '/api/session') expired();
   const err = data?.error;
   if (!res.ok || (data && data.ok === false)) {
