@@ -2,7 +2,8 @@
 // which way imports point (DESIGN.md "the house").
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { editorSchema, SCHEMA_FILE } from '../config/write-json-schema.ts';
@@ -36,6 +37,24 @@ t.test('cityedge check prints the plan of the example sewage plant (OPC UA)', as
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /device wwtp \(opcua, subscribe\), every 1000 ms: 22 tags/);
   t.match(r.stdout, /opc\.tcp:\/\/127\.0\.0\.1:4840 \(no security\): 1 subscription publishing every 1000 ms, 22 monitored item\(s\)/);
+});
+
+t.test('cityedge check lists cameras without their passwords', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cityedge-check-cam-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cam.yaml');
+  writeFileSync(file, `site: { id: s1 }
+devices:
+  - { id: plc1, driver: modbus-tcp, host: 127.0.0.1, tags: [ { name: level, address: "ir:0", type: uint16 } ] }
+  - { id: cam-gate, driver: camera, name: gate, url: "rtsp://viewer:s3cret@10.0.0.64:554/ch1", width: 320, height: 180 }
+alarms:
+  - { id: level_high, tag: plc1.level, above: 10, camera: cam-gate }
+`);
+  const r = await cli('check', '--config', file);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /1 camera\(s\)/);
+  t.match(r.stdout, /camera cam-gate \(gate\): rtsp:\/\/viewer:\*\*\*@10\.0\.0\.64:554\/ch1, live 320x180 at 800 kbit\/s; snapshots for level_high/);
+  t.notMatch(r.stdout, /s3cret/, 'the camera password is not printed');
 });
 
 t.test('cityedge check refuses a bad file with file, line and key, exit 1', async (t) => {

@@ -5,6 +5,7 @@ import { createDriver } from '../main.ts';
 import { tagNamesOf } from '../../config/tag-names.ts';
 import { silentLogger, systemClock } from '../model/index.ts';
 import { parse } from './args.ts';
+import { redactUrl } from '../../drivers/camera/redact.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parse(argv, { config: { type: 'string', short: 'c' } });
@@ -24,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   const s = config.site;
   out.push(`${values.config}: OK`);
   out.push(`site ${s.id}${s.name ? ` (${s.name})` : ''}${s.grid ? ` grid ${s.grid}` : ''}: ` +
-    `${config.devices.length} device(s), ${config.upstreams.length} upstream(s), ${config.alarms.length} alarm rule(s)`);
+    `${config.devices.length} device(s), ${config.upstreams.length} upstream(s), ${config.alarms.length} alarm rule(s)${config.cameras.length > 0 ? `, ${config.cameras.length} camera(s)` : ""}`);
   for (const u of config.upstreams) out.push(`upstream ${u.id}: ${u.url} (${u.format}, MQTT ${u.protocol_version === 5 ? '5' : '3.1.1'})`);
   const b = config.buffer;
   out.push(b.journal === 'memory'
@@ -50,6 +51,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     for (const line of driver.readPlan()) out.push(`  ${line}`);
     await driver.close();
+  }
+  for (const c of config.cameras) {
+    const tied = config.alarms.filter((a) => a.camera === c.id).map((a) => a.id);
+    out.push(`camera ${c.id}${c.name ? ` (${c.name})` : ''}: ${redactUrl(c.url)}, live ${c.width}x${c.height} at ${c.bitrate_kbps} kbit/s${c.enabled ? '' : ' [disabled]'}` +
+      `${tied.length > 0 ? `; snapshots for ${tied.join(', ')}` : ''}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
