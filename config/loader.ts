@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import jsYaml from 'js-yaml';
-import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, visit, type Document, type Node } from 'yaml';
 import { compileValidator, schemaIssues } from './validate.ts';
 import { semanticIssues } from './semantic.ts';
 import type { AnyDeviceConfig, CameraDeviceConfig, Config, DeviceConfig, RawConfig } from './schema.ts';
@@ -67,6 +67,14 @@ export function parseConfigWithPositions(text: string, file: string): Config {
         hint: e.code === 'DUPLICATE_KEY' ? 'each key may appear once in a mapping' : 'YAML: check indentation, colons and quotes' };
     }));
   }
+  // An alias whose anchor is not set before it passes the parser and fails only here (fast-check
+  // found it: a file that is just `*!`); it is a YAML mistake like the others, with its line.
+  const dangling = danglingAlias(doc);
+  if (dangling !== undefined) {
+    const pos = lines.linePos(dangling.offset);
+    throw new ConfigError('CE_ERR_CONFIG_YAML', [{ file, line: pos.line, column: pos.col, key: keyText(pathAt(doc.contents, dangling.offset)),
+      message: `alias *${dangling.name} has no anchor &${dangling.name} before it`, hint: 'define the anchor (&name) before using it, or quote a value that starts with *' }]);
+  }
   const data: unknown = doc.toJS() ?? {};
   const validate = compileValidator();
   const raw = validate(data) ? semanticIssues(data as RawConfig) : schemaIssues(validate.errors ?? []);
@@ -76,6 +84,18 @@ export function parseConfigWithPositions(text: string, file: string): Config {
     throw new ConfigError('CE_ERR_CONFIG_INVALID', issues);
   }
   return finish(data as RawConfig, file);
+}
+
+/** The first alias that resolves to nothing, with where it is. */
+function danglingAlias(doc: Document): { name: string; offset: number } | undefined {
+  let found: { name: string; offset: number } | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) === undefined) { found = { name: node.source, offset: node.range?.[0] ?? 0 }; return visit.BREAK; }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 function finish(data: RawConfig, file: string): Config {
