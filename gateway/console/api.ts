@@ -8,7 +8,7 @@ import type { AuditEntry } from '../commands/dispatch.ts';
 import { Backoff, CodedError, CommandVerbs, type ApiConfig, type Clock, type CommandHandler, type Logger } from '../model/index.ts';
 import type { RecordLog } from '../store/files.ts';
 import { Auth, mayCommand } from './auth.ts';
-import { PUBLIC, refuse, sessionIdOf, setUser, userOf } from './request.ts';
+import { PUBLIC, refuse, sameOrigin, sessionIdOf, setUser, userOf } from './request.ts';
 import { consoleRoutes, type ConsoleDeps } from './routes-console.ts';
 import { sessionRoutes, SESSION_COOKIE, cookieValue } from './routes-session.ts';
 import { staticRoutes } from './static.ts';
@@ -69,9 +69,8 @@ export function buildApi(d: ApiDeps): FastifyInstance {
     // A cookie goes along with any request the browser makes to this host, whoever's page asked:
     // what changes something must prove it comes from the console (its session's CSRF token) and
     // from this origin.
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
-      d.logger.warn({ url: req.url, origin }, 'console request from another origin refused');
+    if (!sameOrigin(req)) {
+      d.logger.warn({ url: req.url, origin: req.headers.origin }, 'console request from another origin refused');
       return refuse(reply, 403, 'CE_ERR_CSRF', 'request from another origin');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD' && req.headers['x-csrf-token'] !== session.csrf) {

@@ -24,3 +24,9 @@ export const userOf = (req: FastifyRequest): User => users.get(req)!;
  * which can spell one path many ways (`/%61pi/status`).
  */
 export const PUBLIC = { config: { public: true } } as const;
+
+/** No Origin header (not a browser's cross-site request), or this box's own: the CSRF and login checks. */
+export const sameOrigin = (req: FastifyRequest): boolean => {
+  const origin = req.headers.origin;
+  return origin === undefined || origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
+};

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock, Logger } from '../model/index.ts';
 import type { Auth, Session } from './auth.ts';
-import { PUBLIC, refuse } from './request.ts';
+import { PUBLIC, refuse, sameOrigin } from './request.ts';
 
 export const SESSION_COOKIE = 'cityedge_session';
 
@@ -26,8 +26,7 @@ export function sessionRoutes(app: FastifyInstance, d: { auth: Auth; clock: Cloc
 
   app.post('/api/login', PUBLIC, async (req, reply) => {
     // Another site's page must not log a visitor in to an account of its choosing (login CSRF).
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) {
+    if (!sameOrigin(req)) {
       return refuse(reply, 403, 'CE_ERR_CSRF', 'login from another origin');
     }
     let body: { user?: unknown; password?: unknown };

@@ -91,9 +91,11 @@ export async function serve(d: ServeDeps): Promise<string | undefined> {
       ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
     };
   };
-  const cameraStats = () => config.cameras.filter((c) => c.enabled).map((c) => ({
-    id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), ...(d.cameras.get(c.id)?.stats() ?? { viewers: 0, running: false }),
-  }));
+  // The overview's own fields only: ffmpeg's pid and error text are for /api/status and the log.
+  const cameraStats = () => config.cameras.filter((c) => c.enabled).map((c) => {
+    const st = d.cameras.get(c.id)?.stats();
+    return { id: c.id, ...(c.name !== undefined ? { name: c.name } : {}), viewers: st?.viewers ?? 0, running: st?.running ?? false };
+  });
   const app = buildApi({
     config: d.api, engine: d.engine, history: d.history, audit: d.audit, commands: d.commands, status: d.status,
     clock: d.clock, logger: d.logger, healthy: d.healthy,
