@@ -182,6 +182,8 @@ export const MqttSourceSchema = Type.Object({
   username: Type.Optional(Type.String()),
   password: Type.Optional(Type.String()),
   client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  // Optional rather than defaulted: inside the `source` union the validator fills in no defaults.
+  session: Type.Optional(Enum(['persistent', 'clean'] as const, { description: 'persistent (default): the broker queues QoS 1 messages for the box while it is away (restart, kill, link down) and hands them over when it is back; clean: what arrives meanwhile is not kept' })),
 }, { additionalProperties: false });
 
 export const LorawanDeviceSchema = Type.Object({

@@ -1,6 +1,8 @@
 // A network server's broker as a message source: the box subscribes there with mqtt.js, and
 // reconnects itself with exponential backoff and jitter (mqtt.js's fixed-interval reconnect is
-// off), subscribing again after each connect.
+// off), subscribing again after each connect. The session is persistent by default: with a clean
+// one, every uplink sent while the box restarts (or is killed, or the link is down) is gone for
+// good, which the fault campaign measured (docs/reliability.md).
 import mqtt, { type MqttClient } from 'mqtt';
 import { Backoff, type Clock, type Logger, type MessageHandler, type MessageSource, type MqttSourceConfig, topicMatches } from '../model/index.ts';
 
@@ -14,7 +16,7 @@ export function remoteSource(cfg: MqttSourceConfig, deps: { clock: Clock; logger
     let failures = 0;
     while (!deps.signal.aborted) {
       const c = mqtt.connect(cfg.url, {
-        clientId: cfg.client_id ?? deps.clientId, reconnectPeriod: 0, connectTimeout: 15_000, clean: true,
+        clientId: cfg.client_id ?? deps.clientId, reconnectPeriod: 0, connectTimeout: 15_000, clean: cfg.session === 'clean',
         ...(cfg.username !== undefined ? { username: cfg.username } : {}), ...(cfg.password !== undefined ? { password: cfg.password } : {}),
       });
       const closed = new Promise<boolean>((resolve) => {

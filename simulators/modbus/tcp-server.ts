@@ -233,6 +233,8 @@ export interface FaultOptions {
   silent?: boolean;
   /** Drop every open connection now, and every new one as soon as it is accepted. */
   disconnect?: boolean;
+  /** Answer every request with this exception code instead (4: server device failure, 6: busy). */
+  exception?: number;
 }
 
 export interface ModbusTcpServerOptions {
@@ -242,6 +244,10 @@ export interface ModbusTcpServerOptions {
   /** Unit id → its data. Requests for any other unit id get no answer at all. */
   banks: ReadonlyMap<number, RegisterBank>;
   signal?: AbortSignal;
+  /** Before a request is answered from its bank: a PLC program may update registers first. */
+  onRequest?: (unit: number, pdu: Buffer) => void;
+  /** When an answer is written to the socket: a late one when it leaves, never one dropped at close. */
+  onAnswer?: (unit: number, request: Buffer, response: Buffer) => void;
 }
 
 export interface ModbusTcpServer {
@@ -253,18 +259,22 @@ export interface ModbusTcpServer {
 }
 
 export async function startModbusTcpServer(options: ModbusTcpServerOptions): Promise<ModbusTcpServer> {
-  const { host = '127.0.0.1', port = 0, banks, signal } = options;
+  const { host = '127.0.0.1', port = 0, banks, signal, onRequest, onAnswer } = options;
   signal?.throwIfAborted();
   const stats: ServerStats = { connections: 0, open: 0, requests: 0, responses: 0, exceptions: 0, ignored: 0, malformed: 0, bytesIn: 0 };
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let fault: FaultOptions = {};
 
-  const send = (socket: net.Socket, adu: Buffer): void => {
+  const send = (socket: net.Socket, adu: Buffer, unit: number, request: Buffer): void => {
+    const write = (): void => {
+      socket.write(adu);
+      onAnswer?.(unit, request, adu.subarray(MBAP_LENGTH));
+    };
     const delay = fault.delayMs ?? 0;
-    if (delay <= 0) { socket.write(adu); return; }
+    if (delay <= 0) { write(); return; }
     // Equal delays fire in the order they were set, so pipelined answers stay in request order.
-    const timer = setTimeout(() => { timers.delete(timer); if (!socket.destroyed) socket.write(adu); }, delay);
+    const timer = setTimeout(() => { timers.delete(timer); if (!socket.destroyed) write(); }, delay);
     timers.add(timer);
   };
 
@@ -289,7 +299,13 @@ export async function startModbusTcpServer(options: ModbusTcpServerOptions): Pro
         stats.requests++;
         const bank = banks.get(unit);
         if (!bank || fault.silent) { stats.ignored++; continue; }
-        const response = handlePdu(bank, pdu);
+        let response: Buffer;
+        if (fault.exception !== undefined) {
+          response = Buffer.from([((pdu[0] ?? 0) | 0x80) & 0xff, fault.exception]);
+        } else {
+          onRequest?.(unit, pdu);
+          response = handlePdu(bank, pdu);
+        }
         const adu = Buffer.alloc(MBAP_LENGTH + response.length);
         adu.writeUInt16BE(transaction, 0); // TCP §3.1.3: the server copies the transaction id
         adu.writeUInt16BE(0, 2);
@@ -298,7 +314,7 @@ export async function startModbusTcpServer(options: ModbusTcpServerOptions): Pro
         response.copy(adu, MBAP_LENGTH);
         stats.responses++;
         if ((response[0] ?? 0) & 0x80) stats.exceptions++;
-        send(socket, adu);
+        send(socket, adu, unit, pdu);
       }
     } finally {
       socket.uncork();
