@@ -89,6 +89,30 @@ t.test('an admin logs in; the cookie reads, and changes need the CSRF token from
   t.equal((await fetch(`${url}/api/overview`, { headers: { cookie } })).status, 401, 'the session is gone after logout');
 });
 
+t.test('malformed login bodies: a coded 400 each, no cookie, no lockout, and the console keeps working', async (t) => {
+  const { url } = await start(t);
+  const bodies: [string, string][] = [
+    ['not JSON', '{"user": "admin", "password": '],
+    ['an array', '["admin", "x"]'],
+    ['JSON null', 'null'],
+    ['a number for the user', '{"user": 7, "password": "x"}'],
+    ['no password', '{"user": "admin"}'],
+    ['an object for the password', '{"user": "admin", "password": {"$ne": ""}}'],
+    ['a 2000-character password', JSON.stringify({ user: 'admin', password: 'p'.repeat(2000) })],
+    ['a 100-character user', JSON.stringify({ user: 'u'.repeat(100), password: 'x' })],
+    ['an empty body', ''],
+  ];
+  for (const [what, body] of bodies) {
+    const res = await fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const text = await res.text();
+    t.equal(res.status, 400, `${what}: 400`);
+    t.match(text, /CE_ERR_LOGIN|CE_ERR_/, `${what}: a coded error`);
+    t.equal(res.headers.get('set-cookie'), null, `${what}: no cookie`);
+  }
+  const ok = await login(url, 'admin', ADMIN_PW);
+  t.equal(ok.res.status, 200, 'after nine malformed bodies the right password still gets in (they are not counted as guesses)');
+});
+
 t.test('a viewer reads but gives no commands; a token still works for scripts', async (t) => {
   const { url, gw } = await start(t);
   const v = await login(url, 'duty', VIEWER_PW);

@@ -29,8 +29,12 @@ export function sessionRoutes(app: FastifyInstance, d: { auth: Auth; clock: Cloc
     if (!sameOrigin(req)) {
       return refuse(reply, 403, 'CE_ERR_CSRF', 'login from another origin');
     }
-    let body: { user?: unknown; password?: unknown };
-    try { body = JSON.parse(typeof req.body === 'string' ? req.body : '') as typeof body; } catch { body = {}; }
+    let body: { user?: unknown; password?: unknown } = {};
+    try {
+      // `null` or a number parse fine and are no login; reading `.user` of null was a 500.
+      const parsed: unknown = JSON.parse(typeof req.body === 'string' ? req.body : '');
+      if (parsed !== null && typeof parsed === 'object') body = parsed as typeof body;
+    } catch { /* not JSON: refused below like any other wrong shape */ }
     if (typeof body.user !== 'string' || typeof body.password !== 'string' || body.user.length > 64 || body.password.length > 1024) {
       return refuse(reply, 400, 'CE_ERR_LOGIN', 'give {"user": "…", "password": "…"} as JSON');
     }
