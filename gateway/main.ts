@@ -16,7 +16,7 @@ import { Scheduler, type DeviceScanStats } from './scheduler.ts';
 import { DEFAULT_MAX_INTERVAL_MS, ReportByException, type RbeSetting } from './rbe.ts';
 import {
   CodedError, byteSize, durationMs, silentLogger, systemClock, tagPath,
-  type Clock, type CommandHandler, type Config, type DeviceConfig, type DeviceDriver, type Logger, type LorawanDeviceConfig, type MessageSource, type MqttDeviceConfig,
+  type Clock, type CommandHandler, type Config, type DeviceConfig, type DeviceDriver, type Logger, type LorawanDeviceConfig, type MessageSource, type MqttDeviceConfig, type SnapshotHook,
 } from './model/index.ts';
 import { ModbusDriver } from '../drivers/modbus/driver.ts';
 import { OpcuaDriver } from '../drivers/opcua/driver.ts';
@@ -308,7 +308,7 @@ function createTrends(config: Config, api: NonNullable<Config['api']>, d: { cloc
 }
 
 /** The alarm engine with its stores: files in the data folder, or memory for a box without storage. */
-function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; writers: ReadonlyMap<string, Writer>; snapshot: (camera: string, rule: string, t: number) => string | undefined }) {
+function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; logger: Logger; writers: ReadonlyMap<string, Writer>; snapshot: SnapshotHook }) {
   const { clock, logger } = deps;
   const onDisk = config.buffer.journal !== 'memory';
   const dir = config.buffer.path;

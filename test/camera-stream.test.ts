@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { CameraStream, TS_PACKET_BYTES, type CameraStreamDeps } from '../drivers/camera/stream.ts';
-import { snapshotName, takeSnapshot } from '../drivers/camera/snapshot.ts';
+import { takeSnapshot } from '../drivers/camera/snapshot.ts';
+import { SNAPSHOT_FILE, snapshotName } from '../gateway/model/index.ts';
 import { redactUrl } from '../drivers/camera/redact.ts';
 import { isCoded, systemClock, type CameraDeviceConfig, type Logger } from '../gateway/model/index.ts';
 import { freePort } from './helpers/ports.ts';
@@ -205,6 +206,9 @@ t.test('snapshot names and URL redaction', async (tt) => {
   tt.equal(snapshotName('wet_well_hh', Date.UTC(2026, 10, 23, 19, 15, 0, 123)), 'wet_well_hh-20261123T191500123Z.jpg', 'rule id and UTC time to the millisecond');
   tt.equal(snapshotName('../../etc/Pass wd', 0), 'etc_pass_wd-19700101T000000000Z.jpg', 'nothing but [a-z0-9_-] from the rule id');
   tt.equal(snapshotName('--x', 0), 'x-19700101T000000000Z.jpg', 'never a leading dash');
+  for (const rule of ['wet_well_hh', '../../etc/Pass wd', '--x', '井盖', 'a'.repeat(200)]) {
+    tt.match(snapshotName(rule, Date.now()), SNAPSHOT_FILE, `the console serves what the driver names (${rule.slice(0, 20)})`);
+  }
   tt.equal(redactUrl('rtsp://admin:p@ss@192.168.1.64:554/Streaming/Channels/101'), 'rtsp://admin:***@192.168.1.64:554/Streaming/Channels/101',
     'a raw @ in the password is masked too');
   tt.equal(redactUrl('rtsp://192.168.1.64/live'), 'rtsp://192.168.1.64/live', 'a URL without credentials is unchanged');

@@ -4,8 +4,8 @@
 // twenty), and the folder keeps the newest KEEP pictures only.
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CameraDeviceConfig, CodedError, Logger } from '../../gateway/model/index.ts';
-import { snapshotName, takeSnapshot } from './snapshot.ts';
+import { snapshotName, type CameraDeviceConfig, type CodedError, type Logger } from '../../gateway/model/index.ts';
+import { takeSnapshot } from './snapshot.ts';
 
 /** About 100 MB of 640×360 JPEGs; weeks of alarms at a station. */
 export const KEEP_SNAPSHOTS = 2000;

@@ -27,17 +27,6 @@ export function snapshotArgs(url: string, out: string): string[] {
     '-an', '-frames:v', '1', '-q:v', '4', '-f', 'image2', '-update', '1', '-y', out];
 }
 
-/**
- * A safe file name for the snapshot of `rule` at `t` (epoch ms): `wet_well_hh-20261123T191500123Z.jpg`.
- * Only `[a-z0-9_-]` from the rule id (it comes from the configuration, but the name goes to disk and
- * into URLs), never a leading `-` that a tool could take for an option, UTC time to the millisecond.
- */
-export function snapshotName(rule: string, t: number): string {
-  const id = rule.toLowerCase().replace(/[^a-z0-9_-]+/g, '_').replace(/^[-_]+/, '').slice(0, 64) || 'alarm';
-  const stamp = new Date(t).toISOString().replace(/[-:.]/g, '');
-  return `${id}-${stamp}.jpg`;
-}
-
 /** True if the file starts with a JPEG's SOI marker and ends with its EOI marker. */
 async function isJpeg(file: string, size: number): Promise<boolean> {
   if (size < 4) return false;

@@ -5,7 +5,7 @@
 // shelve, take out of service, tune) comes in through the methods below, from the command layer.
 import type { Journal } from '../journal/journal.ts';
 import { expandRules } from '../../config/rule-templates.ts';
-import { CodedError, evaluateCondition, type AlarmConfig, type Clock, type Config, type Logger, type Sample } from '../model/index.ts';
+import { CodedError, evaluateCondition, type AlarmConfig, type Clock, type Config, type Logger, type Sample, type SnapshotHook } from '../model/index.ts';
 import { FloodWatch, FLOOD_COUNT, FLOOD_WINDOW_MS } from './flood.ts';
 import { nextState, type AlarmInput, type AlarmState } from './lifecycle.ts';
 import type { OverrideStore } from './overrides.ts';
@@ -46,7 +46,7 @@ export interface AlarmView {
 export interface EngineDeps {
   journal: Journal; clock: Clock; logger: Logger; store: AlarmStateStore; overrides: OverrideStore; history: RecordLog<AlarmEvent>;
   /** Asks the rule's camera for a snapshot; the file name it will have, for the event to name. */
-  snapshot?: (camera: string, rule: string, t: number) => string | undefined;
+  snapshot?: SnapshotHook;
 }
 
 export const FLOOD_RULE = '@flood';

@@ -3,7 +3,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { Value } from '../model/index.ts';
+import { SNAPSHOT_FILE, type Value } from '../model/index.ts';
 import type { LiveChange, LivePoint, LiveValues } from '../store/live.ts';
 import type { TrendStore } from '../store/trends.ts';
 import type { Overview } from './overview.ts';
@@ -31,7 +31,6 @@ export interface ConsoleDeps {
 const SSE_MAX_BUFFERED = 1 << 20;
 const SSE_HEARTBEAT_MS = 15_000;
 const MAX_STREAMS = 32;
-const SNAPSHOT_NAME = /^[a-z0-9_-]+-\d{8}T\d{9}Z\.jpg$/;
 
 /** Every SSE client is handed the same change object: it is encoded once, however many listen. */
 const encoded = new WeakMap<LiveChange, string>();
@@ -90,7 +89,7 @@ export function consoleRoutes(app: FastifyInstance, d: ConsoleDeps, allowed: Sti
   app.get('/api/snapshots/:file', async (req, reply) => {
     const file = (req.params as { file: string }).file;
     // The name is checked against the pattern the gateway writes, so no path can leave the folder.
-    if (!SNAPSHOT_NAME.test(file)) return refuse(reply, 400, 'CE_ERR_CMD_INVALID', 'not a snapshot name');
+    if (!SNAPSHOT_FILE.test(file)) return refuse(reply, 400, 'CE_ERR_CMD_INVALID', 'not a snapshot name');
     const path = join(d.snapshotsDir, file);
     if (!existsSync(path)) return refuse(reply, 404, 'CE_ERR_CMD_INVALID', 'no such snapshot (not taken yet, or the camera did not answer)');
     return reply.header('content-type', 'image/jpeg').header('cache-control', 'private, max-age=86400').send(createReadStream(path));

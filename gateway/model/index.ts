@@ -16,3 +16,4 @@ export { parseExpr, exprRefs, evaluateCondition, checkExpr, type Expr } from '..
 export { shortestFloat32 } from './float32.ts';
 export { checkWrite, type WritableTag } from './write-check.ts';
 export * from './messages.ts';
+export * from './snapshot.ts';
