@@ -95,9 +95,13 @@ export class Scheduler {
         signal.removeEventListener('abort', stop);
         if (signal.aborted) break;
       }
+      // Early means asked for (read now, a pushed driver's wake) before its slot. Not "the clock is
+      // short of next": a timer may end a millisecond before Date.now() reaches its deadline (11 % of
+      // wakes here), and that scan is the scheduled one; taking it for an early one scanned twice.
+      const asked = woken;
       woken = false;
       const started = this.#clock.now();
-      const early = started < next;
+      const early = asked && started < next;
       let result: ScanResult | undefined;
       try {
         result = await d.driver.scan(signal);

@@ -43,6 +43,25 @@ t.test('devices are staggered and polled on their interval', async (t) => {
   t.same(devs[1]!.starts.slice(0, 4), [250, 1250, 2250, 3250], 'then every poll_ms');
 });
 
+t.test('a timer that fires a moment early still runs one scan per interval, not two', async (t) => {
+  // Node's timers run on a monotonic clock and Date.now() on the wall clock: a 1000 ms setTimeout
+  // can end when Date.now() says 999 ms have passed (measured: 1 wake in 9 on the dev box). The
+  // scheduler took that for a scan someone asked for early, and scanned again 1 ms later.
+  class EarlyClock extends FakeClock {
+    override sleep(ms: number, signal?: AbortSignal): Promise<void> { return super.sleep(ms > 1 ? ms - 1 : ms, signal); }
+  }
+  const clock = new EarlyClock(0);
+  const dev = fakeDriver('d', clock, () => 10);
+  const ac = new AbortController();
+  const sch = new Scheduler([{ driver: dev.driver, pollMs: 1000 }], { clock, logger: silentLogger, onScan: () => {} });
+  sch.start(ac.signal);
+  await clock.advance(9_500);
+  ac.abort();
+  await sch.stopped();
+  t.equal(dev.starts.length, 10, `ten scans in nine and a half intervals (${dev.starts.join(', ')})`);
+  t.ok(dev.starts.every((s, i) => i === 0 || s - dev.starts[i - 1]! >= 990), 'never two scans back to back');
+});
+
 t.test('a scan longer than its interval is counted as an overrun, never stacked', async (t) => {
   const clock = new FakeClock(0);
   let n = 0;
