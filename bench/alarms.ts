@@ -24,10 +24,11 @@ import { parseArgs } from 'node:util';
 import { startChild } from './lib/children.ts';
 import type { EvalResult } from './lib/alarms-eval.ts';
 import type { LatencyResult } from './lib/alarms-latency.ts';
-import { printEval, printHeader, printLatency, printLoad, TARGET_MARGIN_MS, type LatencyCheck, type Load } from './lib/alarms-report.ts';
+import { evalRows, latencyRows, printEval, printHeader, printLatency, printLoad, TARGET_MARGIN_MS, type LatencyCheck, type Load } from './lib/alarms-report.ts';
 import { describeMachine } from './lib/machine.ts';
 import { startMosquitto, type Broker } from './lib/mosquitto.ts';
 import { sampleMachine, sampleProcess } from './lib/procfs.ts';
+import { recordResults } from './lib/results.ts';
 import { runBench } from './lib/run.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -143,6 +144,12 @@ await runBench('alarms', { budgetS }, async ({ box, tmp }) => {
   }
   console.log('machine (as at the start):');
   for (const l of describeMachine(box)) console.log(`  ${l}`);
+
+  recordResults('alarms', box, [
+    evalResult ? `${evalResult.r.rules.toLocaleString('en-US')} alarm rules on ${evalResult.r.devices} devices × 500 tags evaluated in a process of their own (${opts.evalRuns} run(s) of ≥ ${opts.evalSeconds} s per variant) against a bare loop` : '',
+    latency.length ? `the pump-station simulator, the gateway with the shipped example and Mosquitto: ${latency.map((l) => `${l.r.edges.length / 2} changes raised and cleared${l.r.commitMsShipped ? '' : ` with commit_ms ${l.r.commitMs}`}`).join(', then ')}` : '',
+  ].filter(Boolean).join('; ').replace(/^./, (c) => c.toUpperCase()) + '.',
+  [...(evalResult ? evalRows(evalResult.r) : []), ...latency.flatMap(({ label, r }) => latencyRows(label, r))]);
 });
 
 function verdict(ok: boolean): string { return ok ? 'met' : 'MISSED'; }

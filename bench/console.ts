@@ -10,6 +10,7 @@ import { FakeClock, silentLogger, type Sample } from '../gateway/model/index.ts'
 import { LiveValues } from '../gateway/store/live.ts';
 import { TrendStore } from '../gateway/store/trends.ts';
 import { describeMachine } from './lib/machine.ts';
+import { recordResults } from './lib/results.ts';
 import { runBench } from './lib/run.ts';
 
 const TAGS = Number(process.env.BENCH_TAGS ?? 10_000);
@@ -107,4 +108,19 @@ await runBench('console', { budgetS: 600 }, async ({ box, tmp }) => {
     `(${(dbMb * 2 ** 20 / (steps * HISTORY_TAGS)).toFixed(0)} bytes per step)`);
   console.log(`24 h chart of one tag: ${queryMs.toFixed(1)} ms for ${q.points.length} points (${q.stepMs / 1000} s each)`);
   if (sink === 42) console.log('');
+
+  // The headline rows for `npm run bench` (docs/performance.md, Console): the lines above.
+  const n = (x: number) => Math.round(x).toLocaleString('en');
+  recordResults('console', box,
+    `Live values and trend accumulators in-process, ${n(TAGS)} tags on ${DEVICES} devices, ${ROUNDS} scan rounds in fake time, one SSE listener, ` +
+    `against the bare loop that makes the samples; then a day of ${STEP_MS / 1000} s steps for ${HISTORY_TAGS} tags and one tag's 24 h chart.`,
+    [
+      { metric: 'samples through live values + trend accumulators', value: `${n(consoleRate)}/s`,
+        note: `bare loop ${n(bareRate)}/s; console work ≈ ${(1e6 / consoleRate - 1e6 / bareRate).toFixed(2)} µs per sample` },
+      { metric: `trend write per ${STEP_MS / 1000} s step of ${n(TAGS)} rows`, value: `${(writeMs / writes).toFixed(1)} ms`,
+        note: `${((writeMs / (ROUNDS * 1000)) * 100).toFixed(2)} % of one core` },
+      { metric: `memory held by live values and accumulators, ${n(TAGS)} tags`, value: `${held.toFixed(1)} MB`, note: `${(held * 2 ** 20 / TAGS).toFixed(0)} bytes per tag` },
+      { metric: `trends.db for a day of ${HISTORY_TAGS} tags`, value: `${dbMb.toFixed(1)} MB`, note: `${(dbMb * 2 ** 20 / (steps * HISTORY_TAGS)).toFixed(0)} bytes per step` },
+      { metric: '24 h chart of one tag', value: `${queryMs.toFixed(1)} ms`, note: `${q.points.length} points of ${q.stepMs / 1000} s` },
+    ]);
 });

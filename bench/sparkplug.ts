@@ -18,6 +18,7 @@ import sparkplug from 'sparkplug-payload';
 import { DataType as D, dataTypeName, decodePayload, encodePayload, type SpMetric, type SpPayload } from '../cloud-sync/sparkplug/payload.ts';
 import { describeMachine, machine } from './lib/machine.ts';
 import { sampleMachine } from './lib/procfs.ts';
+import { recordResults } from './lib/results.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -166,3 +167,13 @@ for (const r of rows) {
     + `| ${n(r.tahu)} (${n(r.tahuRange[0])}–${n(r.tahuRange[1])}) | ${n(r.tahu * r.metrics)} | **${(r.ours / r.tahu).toFixed(2)}×** | ${r.otherCores.toFixed(2)} |`);
 }
 console.log(`\nsink ${sink}`);
+
+// The headline rows for `npm run bench` (docs/performance.md, Sparkplug B payloads): the table above, one row per measurement.
+recordResults('sparkplug', box,
+  `The Sparkplug B codec against Eclipse Tahu's in one process: NDATA of 50 metrics by alias and DBIRTH of 500 named metrics, encode and decode; ` +
+  `${opts.rounds} rounds of ≥ ${opts.seconds} s each after ${opts.warmup} s of warm-up, alternating; the median round.`,
+  rows.map((r) => ({
+    metric: `${r.payload} ${r.op} (${r.metrics} metrics)`,
+    value: `${n(r.ours * r.metrics)} metrics/s (${(1e6 / r.ours).toFixed(1)} µs per payload)`,
+    note: `${(r.ours / r.tahu).toFixed(2)}× Tahu (${n(r.tahu * r.metrics)} metrics/s); other work ${r.otherCores.toFixed(2)} cores`,
+  })));

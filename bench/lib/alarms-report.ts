@@ -3,6 +3,7 @@
 import type { EvalResult, EvalRun, EvalVariant } from './alarms-eval.ts';
 import type { Edge, LatencyResult } from './alarms-latency.ts';
 import { describeMachine, type Machine } from './machine.ts';
+import type { ResultRow } from './results.ts';
 import { fmt } from './stats.ts';
 
 /** Margin over the poll interval that the latency target allows. */
@@ -95,6 +96,31 @@ export function printEval(e: EvalResult): void {
   }
 }
 
+/** The headline rows of part 1 for `npm run bench` (docs/performance.md, Alarms): what printEval prints. */
+export function evalRows(e: EvalResult): ResultRow[] {
+  const byName = new Map(e.variants.map((v) => [v.name, figures(v)]));
+  const eng = byName.get('engine');
+  const quiet = byName.get('engine, quiet scans');
+  const raw = byName.get('raw ceiling');
+  const file = byName.get('engine, FileAlarmStore');
+  const perRound = e.evalsPerRound;
+  const rows: ResultRow[] = [];
+  if (eng) {
+    rows.push({ metric: `rule evaluations, ${num(e.rules)} rules, scans with excursions (median run)`, value: `${num(eng.perS)}/s (${fmt(eng.cpuUs, 3)} µs CPU each)`,
+      note: `${fmt(eng.perS / perRound, 0)}× what a box polled every second needs${raw ? `; raw ceiling ${fmt(raw.perS / eng.perS, 0)}× faster` : ''}` });
+  }
+  if (quiet) {
+    rows.push({ metric: 'rule evaluations, quiet scans (nothing crosses)', value: `${num(quiet.perS)}/s (${fmt(quiet.cpuUs, 3)} µs CPU each)`,
+      note: raw ? `raw ceiling ÷ engine: ${fmt(raw.perS / quiet.perS, 1)}×` : '' });
+  }
+  if (raw) rows.push({ metric: 'raw ceiling: the same comparisons in a bare loop', value: `${num(raw.perS)}/s` });
+  if (file) {
+    rows.push({ metric: 'rule evaluations with FileAlarmStore (a disk box), excursions as above', value: `${num(file.perS)}/s`,
+      note: `${fmt(file.saves ? file.saveMs / file.saves : NaN, 1)} ms per save of alarm-state.json (${fmt(e.stateFileBytes / 1024, 0)} kB, fsync)` });
+  }
+  return rows;
+}
+
 // --- 2. latency -------------------------------------------------------------------------------
 
 const SEGMENTS: [keyof Edge, string][] = [
@@ -137,6 +163,20 @@ export function printLatency(label: string, r: LatencyResult): LatencyCheck {
   const limit = r.pollMs + TARGET_MARGIN_MS;
   const p99 = pct(raises.map((e) => e.totalMs), 99);
   return { ok: p99 <= limit, p99, limit };
+}
+
+/** The headline rows of one latency run for `npm run bench`: what printLatency prints, against its target. */
+export function latencyRows(label: string, r: LatencyResult): ResultRow[] {
+  const raises = r.edges.filter((e) => e.kind === 'raise').map((e) => e.totalMs);
+  const own = r.edges.map((e) => e.totalMs - e.pollWaitMs);
+  const three = (xs: readonly number[]) => `${fmt(pct(xs, 50), 1)} / ${fmt(pct(xs, 99), 1)} / ${fmt(Math.max(...xs.filter(Number.isFinite)), 1)} ms`;
+  const limit = r.pollMs + TARGET_MARGIN_MS;
+  const name = label.replace(/^[0-9]+b?\. /, '');
+  return [
+    { metric: `${name}: PLC input change → \`active\` at the subscriber, ${raises.length} raises (p50 / p99 / max)`, value: three(raises),
+      note: `target p99 ≤ poll_ms ${r.pollMs} + ${TARGET_MARGIN_MS} = ${num(limit)} ms: ${verdict(pct(raises, 99) <= limit)}` },
+    { metric: `${name}: the gateway's own part (total − wait for the poll), raises and clears (p50 / p99 / max)`, value: three(own) },
+  ];
 }
 
 /** What the machine did while a child ran (from /proc, start-up included). */

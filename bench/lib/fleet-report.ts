@@ -4,6 +4,7 @@
 import { describeMachine, type Machine } from './machine.ts';
 import type { CeilingResult } from './fleet-ceiling.ts';
 import type { FleetPhaseResult } from './fleet-ingest.ts';
+import { recordResults, type ResultRow } from './results.ts';
 import { fmt } from './stats.ts';
 
 export interface FleetReportInput {
@@ -133,4 +134,30 @@ export function printReport(r: FleetReportInput): void {
   console.log(`  whole run ${fmt(r.runS, 0)} s.`);
   console.log('machine (as at the start):');
   for (const l of describeMachine(r.machine)) console.log(`  ${l}`);
+
+  // The headline rows for `npm run bench` (docs/performance.md, Fleet ingest): no targets; the ratios and the end-to-end check.
+  const results: ResultRow[] = [];
+  const per = (p: FleetPhaseResult, f: (i: FleetPhaseResult['instancesResult'][number]) => string) => p.instancesResult.map(f).join(', ');
+  for (const p of ps) {
+    const inFlight = p.instances * p.connections;
+    const ratios = (['fetch', 'http'] as const).flatMap((client) => {
+      const c = ceilingFor(r, client, inFlight);
+      return c ? [`${fmt(p.window.pointsPerS / c.pointsPerS, 2)} of raw ${client} ×${inFlight} (${int(c.pointsPerS)}/s)`] : [];
+    });
+    const c = p.check;
+    const ok = c.missing === 0 && c.extra === 0 && c.wrongValue === 0 && c.unexpected === 0 && c.stored === c.expected;
+    results.push(
+      { metric: `${p.label}: points written to VictoriaMetrics`, value: `${int(p.window.pointsPerS)}/s (${int(p.window.messagesPerS)} messages/s)`,
+        note: [...ratios, ...(p === two && one ? [`${fmt(two.window.pointsPerS / one.window.pointsPerS, 2)}× 1 instance`] : [])].join('; ') },
+      { metric: `${p.label}: ingest CPU per instance (mean); per message`, value: `${per(p, (i) => `${fmt(i.cost.cpuPct, 0)} %`)}; ${fmt(p.window.usPerMessage, 0)} µs`,
+        note: `machine ${fmt(p.window.machine.busyPct, 0)} % busy of ${cores} cores` },
+      { metric: `${p.label}: ingest RSS per instance, mean / peak (VmHWM)`, value: `${per(p, (i) => `${fmt(i.cost.rssMeanMb, 0)} / ${fmt(i.cost.hwmMb, 0)} MB`)}` },
+      { metric: `${p.label}: samples in the store, once / missing / extra / wrong`, value: `${int(c.once)} / ${int(c.missing)} / ${int(c.extra)} / ${int(c.wrongValue)}`,
+        note: ok ? `every one of ${int(c.expected)} samples exactly once` : `NOT every one of ${int(c.expected)} samples exactly once` },
+    );
+  }
+  recordResults('fleet', r.machine,
+    `\`cityedge ingest\` (${ps.map((p) => p.label).join(', then ')}) from Mosquitto into VictoriaMetrics, fed by ${int(r.fleet.boxes)} boxes × ${r.fleet.devicesPerBox} devices ` +
+    `of ~${fmt(r.fleet.meanTags, 0)} tags ${ps[0] && ps[0].rate > 0 ? `at ${ps[0].rate} messages/s` : 'flat out'}, QoS 1, ${fmt(100 * r.repeatRate, 1)} % of batches sent twice; ${ps[0] ? `${fmt(ps[0].window.seconds, 0)} s windows after ${ps[0].warmupS} s of warm-up` : 'no window'}` +
+    `${r.ceilings.length ? `; the raw ceiling: a bare loop writing the same line protocol (${r.ceilings.map((c) => c.label).join('; ')})` : ''}.`, results);
 }

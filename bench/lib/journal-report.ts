@@ -6,6 +6,7 @@ import {
 } from './journal-common.ts';
 import { gatewayDetails, gatewayRows } from './journal-gateway-report.ts';
 import type { GatewayResult } from './journal-gateway.ts';
+import { recordResults, type ResultRow } from './results.ts';
 import { fmt, summarize } from './stats.ts';
 
 /** One reopen of the big journal: after a clean close or a crash, with the file in the page cache or not. */
@@ -26,6 +27,8 @@ export interface ReportInput {
 export function report(r: ReportInput): void {
   const rows: [string, string, string, string][] = [['', 'measured', 'target', '']];
   const targets: string[] = [];
+  /** The headline rows for `npm run bench` (docs/performance.md, Journal): the targets above. */
+  const results: ResultRow[] = [];
   const median = (xs: number[]) => summarize(xs).p50;
   const spread = (xs: number[]) => (xs.length > 1 ? ` (${num(Math.min(...xs))}–${num(Math.max(...xs))})` : '');
 
@@ -33,12 +36,14 @@ export function report(r: ReportInput): void {
     const g = gatewayRows(r.gateway);
     rows.push(...g.rows);
     targets.push(...g.targets);
+    results.push(...g.results);
   }
 
   for (const { fsync, m } of r.appends) {
     const a = m.r;
     const ok = a.perS >= APPEND_TARGET;
     rows.push([`append, samples/s (fsync ${fsync}, commits included)`, num(a.perS), `≥ ${num(APPEND_TARGET)}`, verdict(ok)]);
+    results.push({ metric: `journal append, fsync ${fsync} (commits included)`, value: `${num(a.perS)} samples/s`, note: `target ≥ ${num(APPEND_TARGET)}/s: ${verdict(ok)}` });
     targets.push(`  [${verdict(ok)}] append rate, fsync ${fsync}: ${num(a.perS)} samples/s (${num(a.samples)} samples in ${fmt(a.ms / 1000, 2)} s, ${a.commits} commits taking ${fmt(a.commitMs, 0)} ms, max ${fmt(a.commitMaxMs, 0)} ms)`);
   }
 
@@ -56,6 +61,10 @@ export function report(r: ReportInput): void {
     rows.push([`drain to Mosquitto via the uplink, samples/s, ${label}`, `${num(p.drain)}${spread(p.drains.map((x) => x.r.perS))}`, `≥ ${num(DRAIN_TARGET)}`, verdict(okRate)]);
     rows.push([`raw mqtt.js, same payloads, samples/s, ${label}`, `${num(p.raw)}${spread(p.raws.map((x) => x.r.perS))}`, '', '']);
     rows.push([`  drain ÷ raw, ${label}`, `${fmt(100 * share, 1)} %`, `≥ ${fmt(100 * DRAIN_RAW_SHARE, 0)} %`, verdict(okShare)]);
+    results.push({
+      metric: `journal drain to Mosquitto via the uplink, ${label} (median of ${p.drains.length})`, value: `${num(p.drain)} samples/s`,
+      note: `target ≥ ${num(DRAIN_TARGET)}/s: ${verdict(okRate)}; ${fmt(100 * share, 1)} % of raw mqtt.js (${num(p.raw)}/s), target ≥ ${fmt(100 * DRAIN_RAW_SHARE, 0)} %: ${verdict(okShare)}`,
+    });
     targets.push(`  [${verdict(okRate)}] drain, ${label}: ${num(p.drain)} samples/s (median of ${p.drains.length}), ${num(p.drain / PER_RECORD)} messages/s`);
     targets.push(`  [${verdict(okShare)}] drain ÷ raw mqtt.js, ${label}: ${fmt(100 * share, 1)} % (raw ${num(p.raw)} samples/s)`);
   }
@@ -70,6 +79,8 @@ export function report(r: ReportInput): void {
     if (f.afterGc) {
       rows.push(['  same process after a full GC: RSS; V8 heap used / reserved', `${fmt(f.afterGc.rssMb)}; ${fmt(f.afterGc.heapUsedMb)} / ${fmt(f.afterGc.heapTotalMb)}`, '', '']);
     }
+    results.push({ metric: `synthetic child: RSS with ${num(f.held)} samples just appended in a tight loop, after flush`, value: `${fmt(f.afterFlush.rssMb)} MB`,
+      note: `target < ${RSS_TARGET_MB} MB: ${verdict(okFlush)}` });
     targets.push(`  [${verdict(okFlush)}] (synthetic) RSS of the child (tsx loader) that appended ${num(f.held)} samples, after flush: ${fmt(f.afterFlush.rssMb)} MB (peak ${fmt(f.afterFlush.hwmMb)} MB; ${fmt(f.afterIdle.rssMb)} MB 3 s later)`);
   }
   for (const { after, cache, r: o } of r.reopens) {
@@ -78,6 +89,8 @@ export function report(r: ReportInput): void {
     rows.push([`synthetic child: RSS MB, reopened ${name} (VmRSS / VmHWM)`, `${fmt(o.after.rssMb)} / ${fmt(o.after.hwmMb)}`, `< ${RSS_TARGET_MB}`, verdict(ok)]);
     rows.push(['  open, ms: constructor (quick_check within it); first read',
       `${num(o.openMs)} (${o.quickCheck ? num(o.quickCheckMs) : 'skipped'}); ${fmt(o.readMs, 1)}`, '', '']);
+    results.push({ metric: `synthetic child: peak RSS reopening the ${num(o.held)}-sample journal ${name}; open`, value: `${fmt(o.after.hwmMb)} MB; ${num(o.openMs)} ms`,
+      note: `target < ${RSS_TARGET_MB} MB: ${verdict(ok)}` });
     targets.push(`  [${verdict(ok)}] (synthetic) RSS after reopening the ${num(o.held)}-sample journal, ${name}: peak ${fmt(o.after.hwmMb)} MB (before opening: ${fmt(o.before.rssMb)} MB); open took ${num(o.openMs)} ms`);
   }
   const closed = r.reopens.find((o) => o.r.filesClosed)?.r;
@@ -86,6 +99,7 @@ export function report(r: ReportInput): void {
     const shut = closed?.filesClosed ? fmt((closed.filesClosed.db + closed.filesClosed.wal) / f.held, 1) : 'n/a';
     rows.push(['journal bytes per sample held (db + wal, open / closed)', `${fmt(open / f.held, 1)} / ${shut}`, '', '']);
     rows.push(['  of which the stored JSON text of a point', fmt(f.bodyChars / f.held, 1), '', '']);
+    results.push({ metric: 'journal bytes per sample held (db + wal, open / closed)', value: `${fmt(open / f.held, 1)} / ${shut} bytes` });
   }
 
   console.log('');
@@ -137,4 +151,14 @@ export function report(r: ReportInput): void {
   console.log('  children isolate the journal. For the RSS target the gateway figure is the one that counts.');
   console.log('machine (as at the start):');
   for (const l of describeMachine(r.box)) console.log(`  ${l}`);
+
+  const first = r.appends[0]?.m.r;
+  const g = r.gateway;
+  const setup = [
+    g ? `the gateway polling ${g.plcs} PLCs × ${g.tags} registers every ${g.pollMs} ms through a broker outage until ${num(g.target)} samples are held, then the drain` : '',
+    `the journal alone: append ${first ? num(first.samples) : 'n/a'} samples, drain a backlog of ${num(r.fill.samples)} to Mosquitto at window ${r.windows.join(' and ')} ` +
+      `(${perWindow[0]?.drains.length ?? 0} run(s) each) against raw mqtt.js`,
+    f ? `RSS with ${num(f.held)} samples held and reopening them` : '',
+  ].filter(Boolean).join('; ');
+  recordResults('journal', r.box, `${setup[0]!.toUpperCase()}${setup.slice(1)}.`, results);
 }

@@ -3,6 +3,7 @@
 // machine, and what the gateway logged. No targets: the issue asked for figures, not a pass mark.
 import { describeMachine, type Machine } from './machine.ts';
 import type { Mark, PhaseResult } from './opcua-phase.ts';
+import { recordResults, type ResultRow } from './results.ts';
 import { fmt, summarize } from './stats.ts';
 
 export interface GatewayLog {
@@ -137,4 +138,32 @@ export function printReport(r: ReportInput): void {
   console.log(`  server ${r.endpoint}; whole run ${fmt(r.runS, 0)} s.`);
   console.log('machine (as at the start):');
   for (const l of describeMachine(r.machine)) console.log(`  ${l}`);
+
+  // The headline rows for `npm run bench` (docs/performance.md, OPC UA): no targets, the ratios to the raw client.
+  const vs = (g: number, raw: number | undefined, unit: string, digits: number, ratioDigits = 1) =>
+    (raw === undefined ? '' : `${fmt(g / raw, ratioDigits)}× raw node-opcua (${fmt(raw, digits)} ${unit})`);
+  const results: ResultRow[] = [];
+  for (const [mode, g, raw] of [['subscribe', r.gwSub.result, r.rawSub?.result], ['poll', r.gwPoll?.result, r.rawPoll?.result]] as const) {
+    if (!g) continue;
+    results.push(
+      { metric: `${mode}: samples delivered at the broker, by value time`, value: `${int(g.samplesPerS)}/s`, note: `of ${int(expected)} changes/s${raw ? `; raw node-opcua ${int(raw.samplesPerS)}/s` : ''}` },
+      { metric: `${mode}: CPU per sample, whole window`, value: `${fmt(g.usPerSample, 2)} µs`, note: vs(g.usPerSample, raw?.usPerSample, 'µs', 2) },
+    );
+    if (mode === 'subscribe') {
+      results.push(
+        { metric: `${mode}: CPU per sample, steady part (from ${fmt(g.steady.fromS, 0)} s, ${g.steady.afterDrop ? 'after a full GC' : 'last 30 s'})`, value: `${fmt(g.steady.usPerSample, 2)} µs`,
+          note: vs(g.steady.usPerSample, raw?.steady.usPerSample, 'µs', 2) },
+        { metric: `${mode}: RSS, steady part (mean)`, value: `${fmt(g.steady.rssMeanMb)} MB`, note: vs(g.steady.rssMeanMb, raw?.steady.rssMeanMb, 'MB', 1, 2) },
+      );
+    }
+    results.push(
+      { metric: `${mode}: RSS, peak (VmHWM)`, value: `${fmt(g.cost.hwmMb)} MB`, note: vs(g.cost.hwmMb, raw?.cost.hwmMb, 'MB', 1, 2) },
+      { metric: `${mode}: start → all ${r.opts.tags} tags at the subscriber`, value: g.startup.allS !== undefined ? `${fmt(g.startup.allS, 1)} s` : `not all: ${g.startup.tagsSeen}`,
+        note: raw?.startup.allS !== undefined && g.startup.allS !== undefined ? vs(g.startup.allS, raw.startup.allS, 's', 1) : '' },
+    );
+  }
+  recordResults('opcua', r.machine,
+    `${int(r.opts.tags)} OPC UA variables each changing once a second, the gateway subscribed (publishing every ${r.opts.pollMs} ms) with its journal on disk, to Mosquitto; ` +
+    `${fmt(r.gwSub.result.cost.seconds, 0)} s window after ${r.opts.warmupS} s of warm-up${r.rawSub ? ', then node-opcua\'s client alone the same' : ''}` +
+    `${r.gwPoll ? `; then mode poll (a Read every ${r.opts.pollMs} ms, ${fmt(r.gwPoll.result.cost.seconds, 0)} s window)` : ''}.`, results);
 }

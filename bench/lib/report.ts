@@ -3,6 +3,7 @@
 import type { SimReport } from '../modbus-sims.ts';
 import { describeMachine, type Machine } from './machine.ts';
 import type { PhaseResult } from './phase.ts';
+import { recordResults } from './results.ts';
 import { fmt, summarize } from './stats.ts';
 
 /** Registers per read request, the protocol maximum (Application Protocol §6.3). */
@@ -145,4 +146,21 @@ export function printReport(r: ReportInput): void {
   console.log('  Loopback TCP only; simulators, Mosquitto and this process share the same cores as the process measured.');
   console.log('machine (as at the start):');
   for (const l of describeMachine(r.machine)) console.log(`  ${l}`);
+
+  // The headline rows for `npm run bench` (docs/performance.md): the targets and the ratios above.
+  const times = (a: number, b: number, unit: string, digits: number) => `${fmt(a / b, 1)}× modbus-serial alone (${fmt(b, digits)} ${unit})`;
+  recordResults('modbus', r.machine,
+    `${opts.plcs} simulated PLCs × ${opts.tags} holding registers (one uint16 tag each, no grouping hints) polled every ${opts.pollMs} ms, ` +
+    `published to Mosquitto; a ${fmt(g.cost.seconds, 0)} s window after ${opts.warmupS} s of warm-up${raw ? ', then modbus-serial alone making the same requests' : ''}.`,
+    [
+      { metric: `requests per ${opts.tags}-register PLC per scan, at the PLCs (min–max)`, value: `${gw.requestsPerScan.min}–${gw.requestsPerScan.max}`,
+        note: `target ${minRequests} (the protocol minimum), found by the planner: ${verdict(planOk && wireOk)}` },
+      { metric: 'CPU per delivered point', value: `${fmt(usPerPoint, 2)} µs`,
+        note: `target ≤ ${fmt(NODE_RED_US_PER_POINT, 1)} µs (Node-RED's best case, quoted from the issue): ${verdict(usPerPoint <= NODE_RED_US_PER_POINT)}` },
+      { metric: 'CPU, % of one core (window mean)', value: `${fmt(g.cost.cpuPct, 2)} %`, note: raw ? times(g.cost.cpuPct, raw.cost.cpuPct, '%', 2) : '' },
+      { metric: 'RSS, steady (window mean)', value: `${fmt(g.cost.rssMeanMb)} MB`, note: raw ? times(g.cost.rssMeanMb, raw.cost.rssMeanMb, 'MB', 1) : '' },
+      { metric: 'RSS, peak (VmHWM, start-up included)', value: `${fmt(g.cost.hwmMb)} MB`, note: `target < ${RSS_LIMIT_MB} MB: ${verdict(g.cost.hwmMb < RSS_LIMIT_MB)}` },
+      { metric: 'points delivered to the broker subscriber', value: `${Math.round(d.pointsPerS).toLocaleString('en-US')}/s`, note: `of ${expectedPerS.toLocaleString('en-US')} read/s` },
+      { metric: 'read → subscriber latency (mean / p95 / max)', value: `${fmt(lat.mean, 1)} / ${fmt(lat.p95, 1)} / ${fmt(lat.max, 1)} ms` },
+    ]);
 }

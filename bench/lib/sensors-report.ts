@@ -3,6 +3,7 @@
 // every uplink, the rest of the machine, and what the gateway logged. No targets: figures only.
 import { describeMachine, type Machine } from './machine.ts';
 import type { CeilingResult } from './sensors-ceiling.ts';
+import { recordResults, type ResultRow } from './results.ts';
 import type { GatewayPhaseResult } from './sensors-gateway.ts';
 import { fmt } from './stats.ts';
 
@@ -112,4 +113,29 @@ export function printReport(r: ReportInput): void {
   console.log(`  whole run ${fmt(r.runS, 0)} s.`);
   console.log('machine (as at the start):');
   for (const l of describeMachine(r.machine)) console.log(`  ${l}`);
+
+  // The headline rows for `npm run bench` (docs/performance.md, Sensors): no targets, the ratio to aedes alone.
+  const results: ResultRow[] = [];
+  for (const p of g) {
+    if (!p) continue;
+    const w = p.window;
+    const e = p.e2e;
+    if (p.periodS === 0) {
+      results.push({ metric: 'flat out: uplinks accepted by the gateway', value: `${int(w.acceptedPerS)}/s`,
+        note: c ? `${fmt(w.acceptedPerS / c.receivedPerS, 2)} of aedes alone (${int(c.receivedPerS)}/s); the simulator published ${int(w.nsPublishedPerS)}/s` : `the simulator published ${int(w.nsPublishedPerS)}/s` });
+      results.push({ metric: 'flat out: points delivered at Mosquitto', value: `${int(w.pointsPerS)}/s` });
+    }
+    results.push(
+      { metric: `${p.label}: gateway CPU, % of one core (mean / busiest second)`, value: `${fmt(w.cost.cpuPct, 1)} / ${fmt(w.cost.cpuPctMaxSecond, 0)} %` },
+      { metric: `${p.label}: CPU per uplink`, value: `${fmt(w.usPerUplink, 1)} µs`, note: c ? `${fmt(w.usPerUplink / c.usPerUplink, 1)}× aedes alone (${fmt(c.usPerUplink, 1)} µs)` : '' },
+      { metric: `${p.label}: gateway RSS, steady (mean) / peak (VmHWM)`, value: `${fmt(w.cost.rssMeanMb)} / ${fmt(w.cost.hwmMb)} MB` },
+      { metric: `${p.label}: accepted uplinks lost on the way to the platform`, value: `${int(e.lost)} of ${int(p.run.accepted)}`,
+        note: e.lost === 0 && p.run.accepted === e.uplinks && e.seqGaps === 0 ? 'every accepted uplink reached the platform' : 'NOT every accepted uplink reached the platform' },
+    );
+  }
+  recordResults('sensors', r.machine,
+    `${int(r.sensors.parking + r.sensors.manholes + r.sensors.waterlogging)} LoRaWAN sensors (ChirpStack v4 events) through the gateway's embedded broker, journal on disk, upstream to Mosquitto: ` +
+    [c ? `aedes alone flat out (${fmt(c.seconds, 0)} s)` : '', r.flood ? `the gateway flat out (${fmt(r.flood.window.seconds, 0)} s window)` : '',
+      r.rate ? `the gateway with each sensor every ${r.rate.periodS} s (${fmt(r.rate.window.seconds, 0)} s window)` : ''].filter(Boolean).join(', ') + '.',
+    results);
 }
