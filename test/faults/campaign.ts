@@ -205,7 +205,7 @@ async function main(): Promise<CampaignResult> {
   const input = {
     plcs: report.plcs.map((p, i) => ({ device: `plc${i + 1}`, served: p.served, alarmRule: `plc${i + 1}_contact` })),
     sensors: { device: 'waterlog', produced: fleet.produced },
-    kills, killWindowMs: COMMIT_MS + 500, sensorKillWindowMs: SENSOR_POLL_MS + COMMIT_MS + 500,
+    kills, killWindowMs: COMMIT_MS + prof.killSlackMs, sensorKillWindowMs: SENSOR_POLL_MS + COMMIT_MS + prof.killSlackMs,
   };
   const cityR = reconcile({ ...input, points: cityP.points, alarms: cityP.alarms });
   return {
