@@ -84,7 +84,8 @@ async function main(): Promise<CampaignResult> {
   const [city, district, ns] = await Promise.all([startMosquitto({ persistence: true }), startMosquitto({ persistence: true }), startMosquitto({})]);
   brokers.push(city, district, ns);
   plcProc = await spawnProcess(process.execPath, [RUN_TS, join(ROOT, 'test', 'faults', 'plcs.ts'), '--plcs', String(prof.plcs), '--tags', String(prof.tagsPerPlc)],
-    { stdin: 'pipe', readyLine: /READY (\{.*\})/, readyTimeoutMs: 60_000, name: 'plcs' });
+    // The final REPORT line lists every answer (~90 kB a minute): the output must hold it whole.
+    { stdin: 'pipe', readyLine: /READY (\{.*\})/, readyTimeoutMs: 60_000, name: 'plcs', maxOutputChars: 64 * 2 ** 20 });
   const ports = (JSON.parse(plcProc.ready![1]!) as { ports: number[] }).ports;
   const sensors = sensorSpecs(prof.sensors);
   const apiPort = await freePort();
