@@ -10,24 +10,22 @@
 // Speed is measured, not asserted: a missed target is printed as missed and the exit code stays 0;
 // only a run that could not measure (a process died, a deadline passed) exits non-zero.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { stringify } from 'yaml';
-import { startChild, type Child } from './lib/children.ts';
+import { startChild } from './lib/children.ts';
 import { describeMachine } from './lib/machine.ts';
 import { startMosquitto } from './lib/mosquitto.ts';
+import { watchCityedgeLog, writeCityedgeConfig } from './lib/nodered-cityedge.ts';
 import { measurePhase, type PhaseResult } from './lib/phase.ts';
 import { sampleProcess } from './lib/procfs.ts';
-import { printReport, type Baseline, type CheckPlan, type LogSummary } from './lib/report.ts';
+import { printReport, type Baseline, type CheckPlan } from './lib/report.ts';
 import { runBench, type Bench } from './lib/run.ts';
 import { TelemetryCounter } from './lib/subscriber.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'cityedge.mjs');
 const RUN_TS = join(ROOT, 'bin', 'run-ts.mjs');
-const SITE = 'bench';
 
 const { values: flags } = parseArgs({
   options: {
@@ -58,23 +56,6 @@ const budgetS = (opts.raw ? 2 : 1) * (opts.warmupS + opts.durationS) + 180;
 
 function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
 
-function writeConfig(dir: string, brokerUrl: string, ports: number[]): string {
-  const config = {
-    site: { id: SITE, name: 'cityedge Modbus benchmark' },
-    buffer: { path: join(dir, 'data') },
-    upstreams: [{ id: 'platform', url: brokerUrl, format: 'json' }],
-    devices: ports.map((port, i) => ({
-      id: `plc${String(i + 1).padStart(2, '0')}`,
-      driver: 'modbus-tcp', host: '127.0.0.1', port, unit: 1, poll_ms: opts.pollMs,
-      // One tag per register, in address order, no grouping hints: the planner must find the blocks.
-      tags: Array.from({ length: opts.tags }, (_, r) => ({ name: `r${r}`, address: `hr:${r}`, type: 'uint16' })),
-    })),
-  };
-  const file = join(dir, 'bench.yaml');
-  writeFileSync(file, stringify(config, { flow: false }));
-  return file;
-}
-
 async function checkPlan(file: string): Promise<CheckPlan> {
   const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'check', '--config', file], { maxBuffer: 64 * 2 ** 20 });
   const devices = [...stdout.matchAll(/^device (\S+) .*: (\d+) tags in (\d+) request\(s\) per scan/gm)]
@@ -85,20 +66,6 @@ async function checkPlan(file: string): Promise<CheckPlan> {
   const firstPlan: string[] = [];
   for (const l of lines.slice(at + 1)) { if (!l.startsWith('  ')) break; firstPlan.push(l.trim()); }
   return { devices, firstPlan };
-}
-
-/** Tallies the gateway's JSON log lines (pino levels: 40 warn, 50 error, 60 fatal). */
-function watchLog(gw: Child): LogSummary {
-  const log: LogSummary = { warn: 0, error: 0, other: 0, byMessage: new Map(), first: [] };
-  gw.onLine((line) => {
-    let rec: { level?: number; msg?: string; code?: string };
-    try { rec = JSON.parse(line) as typeof rec; } catch { log.other++; if (log.first.length < 10) log.first.push(line); return; }
-    if ((rec.level ?? 0) >= 50) log.error++; else if ((rec.level ?? 0) >= 40) log.warn++;
-    const key = `${rec.code ? `${rec.code}: ` : ''}${rec.msg ?? '?'}`;
-    log.byMessage.set(key, (log.byMessage.get(key) ?? 0) + 1);
-    if (log.first.length < 10) log.first.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
-  });
-  return log;
 }
 
 /** RSS of Node doing nothing, bare and with the tsx loader the gateway runs under: the floor of the RSS figures. */
@@ -137,7 +104,7 @@ async function main({ box, tmp, onCleanup }: Bench): Promise<void> {
     { stdin: 'pipe' });
   const ports = (JSON.parse((await sims.waitForLine(/^READY /, 60_000)).slice('READY '.length)) as { ports: number[] }).ports;
 
-  const configFile = writeConfig(tmp, broker.url, ports);
+  const configFile = writeCityedgeConfig({ root: ROOT, dir: tmp, brokerUrl: broker.url, ports, tags: opts.tags, pollMs: opts.pollMs, siteName: 'cityedge Modbus benchmark' });
   progress('cityedge check');
   const plan = await checkPlan(configFile);
   await counter.connect(broker.url);
@@ -146,7 +113,7 @@ async function main({ box, tmp, onCleanup }: Bench): Promise<void> {
   const gw = startChild('gateway', process.execPath, [...gatewayNodeArgs, CLI, 'run', '--config', configFile], {
     env: { CITYEDGE_LOG_LEVEL: 'warn' },
   });
-  const log = watchLog(gw);
+  const log = watchCityedgeLog(gw);
   const started = performance.now();
   // Ready when the platform sees it: status online and telemetry flowing (its own "started" line is info).
   while (!(counter.online && counter.total > 0)) {

@@ -8,16 +8,14 @@
 // the gateway reconnects before the subscriber does. Without persistence the broker would forget the
 // subscription, and the count would depend on who reconnects first.
 //
-// bench/lib/mosquitto.ts writes `persistence false` and offers no way to change it, hence this file.
 // The port comes from below the ephemeral range (bench/lib/journal-broker.ts, reservePort): during the
 // outage nothing listens on it, and the gateways' reconnect attempts must not be handed it as the local
 // port of an outgoing connection.
-import { existsSync, mkdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startChild, type Child } from './children.ts';
+import type { Child } from './children.ts';
 import { reservePort } from './journal-broker.ts';
-import { LOOPBACK } from './mosquitto.ts';
+import { startMosquitto, type MosquittoOptions } from './mosquitto.ts';
 
 export interface OutageBroker {
   readonly url: string;
@@ -31,66 +29,33 @@ export interface OutageBroker {
   start(): Promise<void>;
 }
 
-function mosquittoBin(): string {
-  const bin = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => existsSync(p));
-  if (!bin) throw new Error('mosquitto not found in /usr/sbin: install the Debian package "mosquitto"');
-  return bin;
-}
-
-async function launch(bin: string, conf: string): Promise<Child> {
-  const child = startChild('mosquitto', bin, ['-c', conf]);
-  try {
-    await child.waitForLine(/mosquitto version \S+ running/, 15_000);
-    return child;
-  } catch (e) {
-    await child.stop();
-    throw e;
-  }
-}
-
 export async function startOutageBroker(dir: string): Promise<OutageBroker> {
-  const bin = mosquittoBin();
-  const data = join(dir, 'mosquitto-data');
-  mkdirSync(data, { recursive: true });
-  const conf = join(dir, 'mosquitto-outage.conf');
-  const write = (port: number) => writeFile(conf, [
-    `listener ${port} ${LOOPBACK}`,
-    'allow_anonymous true',
-    'persistence true',
-    `persistence_location ${data}/`,
-    // Saved only on exit: a periodic save would add its own CPU to the phases measured.
-    'autosave_interval 0',
-    // No bound on the QoS 1 messages queued for a subscriber: one that falls behind during a drain
-    // counts late, not short (Mosquitto's default drops past 1,000).
-    'max_queued_messages 0',
-    ...(process.getuid?.() === 0 ? ['user root'] : []), // as root it would drop to "mosquitto", who cannot read our temp dir
-    'log_dest stderr',
-    'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
-    '',
-  ].join('\n'));
-
+  const persistDir = join(dir, 'mosquitto-data');
+  mkdirSync(persistDir, { recursive: true });
+  // No bound on the QoS 1 messages queued for a subscriber: one that falls behind during a drain
+  // counts late, not short (Mosquitto's default drops past 1,000).
+  const base: MosquittoOptions = { name: 'mosquitto-outage', persistDir, unboundedQueue: true };
   let port = 0;
-  let child: Child | undefined;
+  let broker: Awaited<ReturnType<typeof startMosquitto>> | undefined;
   // A free port can be taken between the probe and Mosquitto's bind: try another, a few times.
-  for (let attempt = 1; !child; attempt++) {
+  for (let attempt = 1; !broker; attempt++) {
     port = await reservePort();
-    await write(port);
     try {
-      child = await launch(bin, conf);
+      broker = await startMosquitto(dir, { ...base, port });
     } catch (e) {
       if (attempt >= 3 || !/Address already in use/.test(String(e))) throw e;
     }
   }
-  let current: Child = child;
+  let current: Child = broker.child;
   return {
-    url: `mqtt://${LOOPBACK}:${port}`,
+    url: broker.url,
     port,
     child: () => current,
     running: () => current.running(),
     stop: () => current.stop(10_000),
     async start() {
       if (current.running()) return;
-      current = await launch(bin, conf); // same conf: same port, same persistence file
+      current = (await startMosquitto(dir, { ...base, port })).child; // same port, same persistence file
     },
   };
 }

@@ -6,14 +6,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startChild, type Child } from './children.ts';
+import type { LogSummary } from './report.ts';
 
 export const CITYEDGE_SITE = 'bench';
 
-export interface CityedgeOptions { root: string; dir: string; brokerUrl: string; ports: number[]; tags: number; pollMs: number }
+export interface CityedgeOptions { root: string; dir: string; brokerUrl: string; ports: number[]; tags: number; pollMs: number; siteName?: string }
 
+/** The config of bench:modbus and bench:nodered: one device per PLC, one uint16 tag per register, no grouping hints. */
 export function writeCityedgeConfig(o: CityedgeOptions): string {
   const config = {
-    site: { id: CITYEDGE_SITE, name: 'cityedge beside Node-RED' },
+    site: { id: CITYEDGE_SITE, name: o.siteName ?? 'cityedge beside Node-RED' },
     buffer: { path: join(o.dir, 'data') },
     upstreams: [{ id: 'platform', url: o.brokerUrl, format: 'json' }],
     devices: o.ports.map((port, i) => ({
@@ -35,17 +37,16 @@ export function startCityedge(o: CityedgeOptions): Child {
   });
 }
 
-/** The gateway's JSON log lines at warn and above, by message (pino levels: 40 warn, 50 error, 60 fatal). */
-export interface CityedgeLog { warn: number; error: number; other: number; byMessage: Map<string, number> }
-
-export function watchCityedgeLog(gw: Child): CityedgeLog {
-  const log: CityedgeLog = { warn: 0, error: 0, other: 0, byMessage: new Map() };
+/** Tallies the gateway's JSON log lines by message (pino levels: 40 warn, 50 error, 60 fatal), and keeps the first ten. */
+export function watchCityedgeLog(gw: Child): LogSummary {
+  const log: LogSummary = { warn: 0, error: 0, other: 0, byMessage: new Map(), first: [] };
   gw.onLine((line) => {
     let rec: { level?: number; msg?: string; code?: string };
-    try { rec = JSON.parse(line) as typeof rec; } catch { log.other++; rec = { msg: line.slice(0, 160) }; }
+    try { rec = JSON.parse(line) as typeof rec; } catch { log.other++; if (log.first.length < 10) log.first.push(line); return; }
     if ((rec.level ?? 0) >= 50) log.error++; else if ((rec.level ?? 0) >= 40) log.warn++;
     const key = `${rec.code ? `${rec.code}: ` : ''}${(rec.msg ?? '?').slice(0, 160)}`;
     log.byMessage.set(key, (log.byMessage.get(key) ?? 0) + 1);
+    if (log.first.length < 10) log.first.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
   });
   return log;
 }

@@ -2,6 +2,7 @@
 // (`npm run test:faults`, about 9 minutes) and the short one CI runs inside `npm test`. Kill moments
 // move by a seeded jitter, so a different --seed hits the gateway at different points of its
 // commit cycle; the rest is fixed so a run's table can be read against the schedule.
+import { Random } from '../../simulators/lorawan/random.ts';
 
 export type Fault =
   | { at: number; op: 'kill' }
@@ -31,18 +32,9 @@ export interface Profile {
   faults: Fault[];
 }
 
-function mulberry(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function profile(name: 'full' | 'short', seed: number): Profile {
-  const rnd = mulberry(seed);
+  const rng = new Random(seed);
+  const rnd = (): number => rng.next();
   const kill = (s: number): Fault => ({ at: Math.round((s + (rnd() - 0.5) * 6) * 10) / 10, op: 'kill' });
   const window = (from: number, to: number, f: (up: boolean) => Fault[]): Fault[] => [...f(false).map((x) => ({ ...x, at: from })), ...f(true).map((x) => ({ ...x, at: to }))];
   const plcOutage = (plc: number, from: number, to: number): Fault[] => [{ at: from, op: 'plc-stop', plc }, { at: to, op: 'plc-start', plc }];
