@@ -1,31 +1,41 @@
-// Loads a configuration in a worker thread that exits afterwards. Parsing and validating a big file
+// Loads a configuration in a child process that exits afterwards. Parsing and validating a big file
 // (10,000 tags) takes tens of MB that V8 keeps once its heap has grown for them, and the YAML parser,
 // Ajv and TypeBox would stay loaded for the life of the process: measured, 54 MB of RSS for 10 MB
-// of live configuration. In a worker all of that goes away with the worker; the gateway's heap
-// receives only the plain, validated result.
-import { Worker } from 'node:worker_threads';
+// of live configuration. In a process of its own all of that goes away when it exits, and the
+// gateway receives only the plain, validated result. A process rather than a worker thread: a
+// worker's allocations stay behind in a malloc arena of the gateway's (measured: ~6 MB of RSS for
+// good), and starting a worker resets V8's young-generation limit (gateway/cli/run.ts).
+import { spawn } from 'node:child_process';
+import { deserialize } from 'node:v8';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { deepFreeze } from './freeze.ts';
 import type { Config } from './schema.ts';
 
 /**
- * Where the worker finds the loader: the bundled `config-loader.mjs` when the CLI runs from its
- * esbuild bundle (bin/cityedge.mjs sets this), else the TypeScript source (under tsx, which a
- * worker inherits through execArgv).
+ * Where the child finds the loader: the bundled `config-loader.mjs` when the CLI runs from its
+ * esbuild bundle (bin/cityedge.mjs sets this), else the TypeScript source, through tsx.
  */
 const loaderUrl = (): string =>
   (globalThis as { __cityedgeConfigLoader?: string }).__cityedgeConfigLoader ?? new URL('./loader.ts', import.meta.url).href;
 
-// The worker is a small script: CommonJS, because `eval` workers are; it imports the ES loader.
-const WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-import(workerData.loaderUrl).then((m) => {
+// The answer goes back as V8's structured-clone bytes (v8.serialize), as a worker's message would:
+// whatever the loader returns arrives as it left, which JSON promises only for plain JSON values.
+// argv: the loader's URL, the file, and tsx's API when the loader is TypeScript.
+const CHILD = `
+const [loaderUrl, file, tsx] = process.argv.slice(1);
+const { serialize } = await import('node:v8');
+const reply = (r) => process.stdout.write(serialize(r));
+try {
+  if (tsx) (await import(tsx)).register();
+  const m = await import(loaderUrl);
   try {
-    parentPort.postMessage({ config: m.loadConfig(workerData.file) });
+    reply({ config: m.loadConfig(file) });
   } catch (e) {
-    parentPort.postMessage({ error: { name: e && e.name, code: e && e.code, issues: e && e.issues, message: String(e && e.message || e) } });
+    reply({ error: { name: e && e.name, code: e && e.code, issues: e && e.issues, message: String(e && e.message || e) } });
   }
-}, (e) => parentPort.postMessage({ error: { message: 'cannot load the configuration loader: ' + String(e && e.stack || e) } }));
+} catch (e) {
+  reply({ error: { message: 'cannot load the configuration loader: ' + String(e && e.stack || e) } });
+}
 `;
 
 interface Reply {
@@ -33,21 +43,30 @@ interface Reply {
   error?: { name?: string; code?: ConfigError['code']; issues?: ConfigIssue[]; message: string };
 }
 
+/** Flags of this process that must not reach the child: a second inspector or profile of the loader. */
+const PROFILING = /^--(inspect|cpu-prof|heap-prof|prof\b|debug)/;
+
 export async function loadConfigIsolated(file: string): Promise<Config> {
-  const worker = new Worker(WORKER, { eval: true, workerData: { file, loaderUrl: loaderUrl() } });
+  const url = loaderUrl();
+  const tsx = url.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : '';
+  const child = spawn(process.execPath, [
+    ...process.execArgv.filter((a) => !PROFILING.test(a)), '--input-type=module', '-e', CHILD, url, file, ...(tsx ? [tsx] : []),
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c, signal) => resolve(signal ? null : c));
+  });
+  let reply: Reply;
   try {
-    const reply = await new Promise<Reply>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`the configuration loader stopped (exit ${code}) without an answer`)));
-    });
-    if (reply.error) {
-      if (reply.error.name === 'ConfigError' && reply.error.code && reply.error.issues) throw new ConfigError(reply.error.code, reply.error.issues);
-      throw new Error(reply.error.message);
-    }
-    // Structured cloning drops the freeze: freeze the copy this thread keeps.
-    return deepFreeze(reply.config!);
-  } finally {
-    await worker.terminate();
+    reply = deserialize(Buffer.concat(chunks)) as Reply;
+  } catch {
+    throw new Error(`the configuration loader stopped (exit ${code ?? 'by a signal'}) without an answer`);
   }
+  if (reply.error) {
+    if (reply.error.name === 'ConfigError' && reply.error.code && reply.error.issues) throw new ConfigError(reply.error.code, reply.error.issues);
+    throw new Error(reply.error.message);
+  }
+  return deepFreeze(reply.config!);
 }

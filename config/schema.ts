@@ -2,6 +2,13 @@
 // validation (Ajv, in loader.ts) and the JSON Schema that editors use (write-json-schema.ts).
 // Keys with a `default` are filled in by the loader, so the types below show them as present.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  ApiRoles, CommandVerbs, ModbusTables, OpcuaSecurityModes, OpcuaSecurityPolicies, SensorCodecs, Severities, TagTypes, UpstreamFormats, WordOrders,
+} from './vocabulary.ts';
+
+export {
+  ApiRoles, CommandVerbs, ModbusTables, OpcuaSecurityModes, OpcuaSecurityPolicies, SensorCodecs, Severities, TagTypes, UpstreamFormats, WordOrders,
+};
 
 /** A string enum as plain JSON Schema `enum`, so a wrong value gets one error listing the choices. */
 const Enum = <T extends string | number>(values: readonly T[], opts: Record<string, unknown> = {}) =>
@@ -43,11 +50,8 @@ export const BufferSchema = Type.Object({
   fsync: Enum(['full', 'normal', 'off'] as const, { default: 'full', description: 'full: a commit survives power loss; normal: a process crash only; off: neither' }),
 }, { additionalProperties: false });
 
-export const UpstreamFormats = ['json', 'sparkplug', 'influx'] as const;
 /** A Sparkplug B id: a topic level, so no '/', '+' or '#' (Sparkplug B 3.0 §4.1.1). */
 const SparkplugId = (description: string) => Type.String({ pattern: '^[^/+#\\s]+$', maxLength: 128, description });
-/** Commands the box obeys (docs/commands.md): from an upstream on …/cmd/{verb}, or the HTTP API. */
-export const CommandVerbs = ['set-alarm', 'ack-alarm', 'shelve-alarm', 'unshelve-alarm', 'disable-alarm', 'enable-alarm', 'write'] as const;
 export const UpstreamSchema = Type.Object({
   id: Id('upstream id'),
   url: Type.String({ pattern: '^(mqtt|mqtts|tcp|tls|ws|wss|http|https)://', description: 'broker URL, e.g. mqtt://127.0.0.1:1883; for format influx the server\'s http(s) URL' }),
@@ -88,9 +92,6 @@ export const UpstreamSchema = Type.Object({
   }),
 }, { additionalProperties: false });
 
-export const ModbusTables = ['hr', 'ir', 'co', 'di'] as const;
-export const TagTypes = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32', 'int64', 'uint64', 'float64', 'string'] as const;
-export const WordOrders = ['ABCD', 'CDAB', 'BADC', 'DCBA'] as const;
 
 export const ModbusTagSchema = Type.Object({
   name: Id('tag name, unique within its device'),
@@ -167,8 +168,6 @@ export const ModbusRtuDeviceSchema = Type.Object({
   tags: Type.Array(ModbusTagSchema, { minItems: 1 }),
 }, { additionalProperties: false });
 
-/** Payload formats of battery sensors (docs/drivers/lorawan-codecs.md); `object`: decoded by the network server. */
-export const SensorCodecs = ['bosch-pls', 'cityedge-parking-v1', 'cityedge-manhole-v1', 'cityedge-waterlog-v1', 'object'] as const;
 
 export const SensorSchema = Type.Object({
   name: Id('sensor name: its tags are {name}_{field}'),
@@ -236,8 +235,6 @@ export const BrokerSchema = Type.Object({
   users: Type.Array(BrokerUserSchema, { default: [] }),
 }, { additionalProperties: false });
 
-export const OpcuaSecurityModes = ['None', 'Sign', 'SignAndEncrypt'] as const;
-export const OpcuaSecurityPolicies = ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'] as const;
 
 export const OpcuaTagSchema = Type.Object({
   name: Id('tag name, unique within its device'),
@@ -318,7 +315,6 @@ export const DeviceSchema = Type.Unsafe<Static<typeof DeviceUnion>>({
   })),
 });
 
-export const Severities = ['critical', 'major', 'minor', 'warning', 'info'] as const;
 export const AlarmSchema = Type.Object({
   id: Id('alarm rule id'),
   tag: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+\\.[a-z0-9_*-]+$', description: 'device.tag; a * in the tag makes one rule per matching tag (lot-a.*_online)' })),
@@ -346,7 +342,6 @@ export const AlarmSchema = Type.Object({
   camera: Type.Optional(Type.String({ pattern: '^[a-z0-9_-]+$', description: 'id of a camera device: a JPEG snapshot is taken when this alarm becomes active' })),
 }, { additionalProperties: false });
 
-export const ApiRoles = ['admin', 'engineer', 'viewer'] as const;
 export const ApiUserSchema = Type.Object({
   name: Id('user name, written to the audit log'),
   role: Enum(ApiRoles, { default: 'viewer', description: 'admin and engineer: may send commands; viewer: reads only' }),

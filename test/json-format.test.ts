@@ -29,6 +29,19 @@ t.test('telemetry JSON parses to the documented shape', async (t) => {
   t.same(JSON.parse(telemetryJson('s', { ...rec, body: encodePoints([]) }, false)).points, []);
 });
 
+t.test('points of one scan share their time; each keeps its own quality and time in the text', async (t) => {
+  // The encoder reuses the text after a value while quality and time stay the same: a change of
+  // either, and a change back, must each show in the point they belong to.
+  const ts = 1795327761447;
+  const points = [
+    { tag: 'd.a', value: 1, quality: 'good' as const, ts }, { tag: 'd.b', value: 2, quality: 'good' as const, ts },
+    { tag: 'd.c', value: null, quality: 'bad' as const, ts }, { tag: 'd.d', value: 4, quality: 'good' as const, ts },
+    { tag: 'd.e', value: 5, quality: 'good' as const, ts: ts + 1 }, { tag: 'd.a', value: 6, quality: 'good' as const, ts },
+  ];
+  t.same(JSON.parse(encodePoints(points)), points.map((p) => ({ tag: p.tag.slice(2), v: p.value, q: p.quality, t: p.ts })));
+  t.same(JSON.parse(encodePoints([points[2]!])), [{ tag: 'c', v: null, q: 'bad', t: ts }]);
+});
+
 t.test('topic prefix', async (t) => {
   const up = { id: 'c', url: 'mqtt://x', format: 'json' as const, protocol_version: 5 as const, keepalive_s: 30, inflight: 1, commands: [], session_expiry_s: 0 };
   t.equal(topicPrefix(up, { id: 'ps1' }), 'cityedge/v1/ps1');

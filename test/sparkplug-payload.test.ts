@@ -7,7 +7,9 @@ import {
   DataType as D, dataTypeName, datatypeFor, decodePayload, encodePayload, SparkplugPayloadError,
   type EncodeOptions, type SpMetric, type SpPayload, type SpProperty, type SpValue,
 } from '../cloud-sync/sparkplug/payload.ts';
-import { PayloadType } from '../cloud-sync/sparkplug/schema.ts';
+import { payloadType } from '../cloud-sync/sparkplug/schema.ts';
+
+const PayloadType = payloadType();
 
 const tahu = sparkplug.get('spBv1.0')!;
 type TahuPayload = Parameters<typeof tahu.encodePayload>[0];

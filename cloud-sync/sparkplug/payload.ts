@@ -14,7 +14,7 @@
 // `null` is a metric with is_null = true and no value field (a bad-quality sample). DataSet, Template
 // and the array types are not supported: encode and decode throw a SparkplugPayloadError naming them.
 import {
-  DataType, dataTypeName, fromBits, low32, narrow, PayloadType,
+  DataType, dataTypeName, fromBits, low32, narrow, payloadType,
   type Bits64, type WireMetric, type WirePayload, type WirePropertySet, type WirePropertyValue,
 } from './schema.ts';
 import type { TagType } from '../../gateway/model/index.ts';
@@ -105,7 +105,7 @@ export function encodePayload(p: SpPayload, opts: EncodeOptions = {}): Uint8Arra
     uuid: p.uuid,
     body: p.body,
   };
-  return PayloadType.encode(wire).finish();
+  return payloadType().encode(wire).finish();
 }
 
 function wireMetric(m: SpMetric, opts: EncodeOptions): WireMetric {
@@ -220,7 +220,7 @@ const fail = (m: Pick<SpMetric, 'name' | 'alias'>, why: string) => new Sparkplug
 export function decodePayload(bytes: Uint8Array): SpPayload {
   let wire: WirePayload;
   try {
-    wire = PayloadType.decode(bytes) as WirePayload;
+    wire = payloadType().decode(bytes) as WirePayload;
   } catch (e) {
     throw new SparkplugPayloadError(`not a Sparkplug B payload: ${(e as Error).message}`, { cause: e });
   }

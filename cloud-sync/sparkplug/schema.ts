@@ -1,4 +1,5 @@
-// The Sparkplug B payload schema as protobufjs reflection types, built once at module load.
+// The Sparkplug B payload schema as protobufjs reflection types, built once, on first use: a box
+// without a Sparkplug upstream never loads protobufjs (~2.5 MB of RSS).
 //
 // Written from the field numbers and wire types of the Sparkplug 3.0 specification (§6.4.1 "Google
 // Protocol Buffer Schema"), not loaded from a .proto file: there is no file to find at run time, and
@@ -9,7 +10,8 @@
 // decodes: Metric.metadata (8), Metric.dataset_value (17), template_value (18), extension_value (19),
 // the DataSet, Template and MetaData messages, and every `extensions` range. payload.ts rejects a
 // metric whose datatype needs them with a clear error instead.
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type { Type } from 'protobufjs';
 
 /** Sparkplug B datatype codes (§6.4.16) up to PropertySetList; the array types (22–34) are not named. */
 export const DataType = {
@@ -88,12 +90,18 @@ const descriptor = {
   },
 };
 
-const root = protobuf.Root.fromJSON(descriptor);
-export const PayloadType = root.lookupType('Payload');
+let payload: Type | undefined;
 
-// protobufjs hands uint64 fields back as `Long` when the `long` package is present (its own
-// dependency) and as a lossy number otherwise. Values past 2^53 must survive, so insist on Long.
-if (!protobuf.util.Long) throw new Error('protobufjs was loaded without Long support: 64-bit Sparkplug values would lose precision');
+/** The Payload message type. */
+export function payloadType(): Type {
+  if (payload) return payload;
+  const protobuf = createRequire(import.meta.url)('protobufjs') as typeof import('protobufjs');
+  // protobufjs hands uint64 fields back as `Long` when the `long` package is present (its own
+  // dependency) and as a lossy number otherwise. Values past 2^53 must survive, so insist on Long.
+  if (!protobuf.util.Long) throw new Error('protobufjs was loaded without Long support: 64-bit Sparkplug values would lose precision');
+  payload = protobuf.Root.fromJSON(descriptor).lookupType('Payload');
+  return payload;
+}
 
 /** A uint64 as protobufjs reads it (Long) or accepts it for writing (number, or bits). */
 export interface Bits64 { low: number; high: number }

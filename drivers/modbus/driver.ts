@@ -4,12 +4,13 @@
 // so it does not eat the line's time; the others on the line read on.
 import {
   Backoff, CodedError, checkWrite, isCoded, parseModbusAddress, registerSpan, silentLogger, systemClock, tagPath,
-  type Clock, type DeviceDriver, type Logger, type ModbusAddress, type ModbusTagConfig,
+  type Clock, type DeviceDriver, type Logger, type ModbusTagConfig,
   type ModbusRtuDeviceConfig, type ModbusTcpDeviceConfig, type Sample, type ScanResult, type Value,
 } from '../../gateway/model/index.ts';
 import { decodeRegisters, encodeValue, type ValueFormat } from './codec.ts';
 import { describePlan, planReads, splitRequest, type PlanTag, type ReadRequest } from './planner.ts';
-import { ModbusConnection, type ModbusLink } from './connection.ts';
+import type { ModbusLink } from './connection.ts';
+import { MbapConnection } from './mbap-client.ts';
 import { RtuBus } from './rtu-bus.ts';
 
 export type ModbusDeviceConfig = ModbusTcpDeviceConfig | ModbusRtuDeviceConfig;
@@ -25,7 +26,12 @@ const TABLES = ['hr', 'ir', 'co', 'di'];
 const isolationKey = (req: ReadRequest): string => req.tags.map((t) => t.name).join(',');
 const noneIsolated = new Map<string, never>();
 
-interface TagState { cfg: ModbusTagConfig; path: string; addr: ModbusAddress; fmt: ValueFormat; plan: PlanTag }
+/**
+ * A tag as the driver keeps it: its value format on the record itself, not in an object of its own
+ * (10,000 tags are 10,000 records). `index`: its place in the device's tag list, and so in a scan's
+ * samples. Where it lives is in `plan` (table, index) and, for a bit of a register, `bit`.
+ */
+interface TagState extends ValueFormat { cfg: ModbusTagConfig; path: string; plan: PlanTag; index: number }
 
 export class ModbusDriver implements DeviceDriver {
   readonly deviceId: string;
@@ -58,13 +64,15 @@ export class ModbusDriver implements DeviceDriver {
     this.#isolatedRetryMs = opts.isolatedRetryMs ?? 60_000;
     this.#conn = device.driver === 'modbus-rtu'
       ? RtuBus.acquire(device).unit(device.unit, device.timeout_ms)
-      : new ModbusConnection({ host: device.host, port: device.port, unit: device.unit, timeoutMs: device.timeout_ms });
-    this.#tags = device.tags.map((cfg) => {
+      : new MbapConnection({ host: device.host, port: device.port, unit: device.unit, timeoutMs: device.timeout_ms });
+    this.#tags = device.tags.map((cfg, index) => {
       const addr = parseModbusAddress(cfg.address);
       if ('error' in addr) throw new Error(`${device.id}.${cfg.name}: ${addr.error}`); // the loader refuses these first
-      const fmt: ValueFormat = { type: cfg.type, order: cfg.order, scale: cfg.scale, offset: cfg.offset, bit: addr.bit, length: cfg.length };
       const plan: PlanTag = { name: cfg.name, unit: device.unit, table: addr.table, index: addr.index, span: registerSpan(cfg.type, cfg.length) };
-      return { cfg, path: tagPath(device.id, cfg.name), addr, fmt, plan };
+      return {
+        cfg, path: tagPath(device.id, cfg.name), plan, index,
+        type: cfg.type, order: cfg.order, scale: cfg.scale, offset: cfg.offset, bit: addr.bit, length: cfg.length,
+      };
     });
     this.#byName = new Map(this.#tags.map((t) => [t.cfg.name, t]));
     this.#plan = this.#buildPlan();
@@ -78,7 +86,8 @@ export class ModbusDriver implements DeviceDriver {
       const failed = await this.#connect(signal);
       if (failed) return this.#allBad(failed, 0);
     }
-    const read = new Map<string, Sample>();
+    // By tag index, not by name: a map of the scan's samples would be garbage at the poll rate.
+    const read = new Array<Sample | undefined>(this.#tags.length);
     const tagErrors = new Map<string, CodedError>();
     let requests = 0;
     for (const req of this.#plan) {
@@ -105,8 +114,8 @@ export class ModbusDriver implements DeviceDriver {
     this.#deviceOk();
     this.#reportTagFaults(tagErrors);
     const ts = this.#clock.now();
-    const samples = this.#tags.map((t) => read.get(t.cfg.name) ?? { tag: t.path, value: null, quality: 'bad' as const, ts });
-    return { samples, requests, ...(tagErrors.size > 0 ? { tagErrors } : {}) };
+    for (let i = 0; i < read.length; i++) read[i] ??= { tag: this.#tags[i]!.path, value: null, quality: 'bad', ts };
+    return { samples: read as Sample[], requests, ...(tagErrors.size > 0 ? { tagErrors } : {}) };
   }
 
   /**
@@ -146,30 +155,30 @@ export class ModbusDriver implements DeviceDriver {
     const t = this.#byName.get(tagName);
     checkWrite(`${this.deviceId}.${tagName}`, t?.cfg, value);
     if (!t) return null;
-    if (t.addr.table !== 'hr' && t.addr.table !== 'co') throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${t.path}: ${t.addr.table}: is read-only in Modbus`);
+    if (t.plan.table !== 'hr' && t.plan.table !== 'co') throw new CodedError('CE_ERR_WRITE_FORBIDDEN', `${t.path}: ${t.plan.table}: is read-only in Modbus`);
     if (!this.#conn.isOpen) throw new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${this.deviceId}: not connected`);
     try {
-      if (t.addr.table === 'co') {
+      if (t.plan.table === 'co') {
         if (typeof value !== 'boolean' && value !== 0 && value !== 1) throw new CodedError('CE_ERR_WRITE_RANGE', `${t.path}: a coil takes true, false, 0 or 1`);
-        await this.#conn.write('co', t.addr.index, [value === true || value === 1]);
+        await this.#conn.write('co', t.plan.index, [value === true || value === 1]);
       } else {
         // A bit of a register keeps its other 15 bits: read, change one, write the word back.
-        const current = t.addr.bit !== undefined ? ((await this.#conn.read('hr', t.addr.index, 1)) as { data: number[] }).data[0] : undefined;
+        const current = t.bit !== undefined ? ((await this.#conn.read('hr', t.plan.index, 1)) as { data: number[] }).data[0] : undefined;
         let words: number[];
         try {
-          words = encodeValue(value, t.fmt, current);
+          words = encodeValue(value, t, current);
         } catch (e) {
           throw new CodedError('CE_ERR_WRITE_RANGE', `${t.path}: ${(e as Error).message}`);
         }
-        await this.#conn.write('hr', t.addr.index, words);
+        await this.#conn.write('hr', t.plan.index, words);
       }
     } catch (e) {
       if (isCoded(e, 'CE_ERR_MODBUS_EXCEPTION') || isCoded(e, 'CE_ERR_MODBUS_ILLEGAL_ADDRESS')) throw new CodedError('CE_ERR_WRITE_REFUSED', `${t.path}: ${e.message}`);
       throw e;
     }
-    const back = await this.#conn.read(t.addr.table, t.addr.index, t.plan.span);
+    const back = await this.#conn.read(t.plan.table, t.plan.index, t.plan.span);
     if (back.kind === 'bits') return back.data[0] ?? null;
-    return decodeRegisters(back.data, t.fmt, 0);
+    return decodeRegisters(back.data, t, 0);
   }
 
   async #connect(signal: AbortSignal): Promise<CodedError | undefined> {
@@ -187,7 +196,7 @@ export class ModbusDriver implements DeviceDriver {
   }
 
   /** Reads one request; on exception 02 bisects it so a bad tag cannot poison its neighbours. */
-  async #read(req: ReadRequest, out: Map<string, Sample>, errors: Map<string, CodedError>): Promise<{ requests: number; clean: boolean }> {
+  async #read(req: ReadRequest, out: (Sample | undefined)[], errors: Map<string, CodedError>): Promise<{ requests: number; clean: boolean }> {
     // The key is built only when some tag is isolated: this runs for every request of every scan.
     const key = this.#isolated.size > 0 ? isolationKey(req) : '';
     const isolated = (this.#isolated.size > 0 ? this.#isolated : noneIsolated).get(key);
@@ -210,7 +219,7 @@ export class ModbusDriver implements DeviceDriver {
         const sample = res.kind === 'bits'
           ? { tag: t.path, value: res.data[off] ?? null, quality: res.data[off] === undefined ? 'bad' as const : 'good' as const, ts }
           : this.#decode(t, res.data, off, ts, errors);
-        out.set(pt.name, sample);
+        out[t.index] = sample;
       }
       return { requests: 1, clean: true };
     } catch (e) {
@@ -263,7 +272,7 @@ export class ModbusDriver implements DeviceDriver {
 
   #decode(t: TagState, words: number[], at: number, ts: number, errors: Map<string, CodedError>): Sample {
     try {
-      const value = decodeRegisters(words, t.fmt, at);
+      const value = decodeRegisters(words, t, at);
       if (typeof value === 'number' && !Number.isFinite(value)) {
         // A float register holding NaN or ±Inf is how many instruments say "sensor fault".
         errors.set(t.cfg.name, new CodedError('CE_ERR_MODBUS_DECODE', `${t.path} read ${value}`));
@@ -276,11 +285,11 @@ export class ModbusDriver implements DeviceDriver {
     }
   }
 
-  #markBad(req: ReadRequest, err: CodedError, out: Map<string, Sample>, errors: Map<string, CodedError>): void {
+  #markBad(req: ReadRequest, err: CodedError, out: (Sample | undefined)[], errors: Map<string, CodedError>): void {
     const ts = this.#clock.now();
-    for (const pt of req.tags) {
-      out.set(pt.name, { tag: this.#byName.get(pt.name)!.path, value: null, quality: 'bad', ts });
-      errors.set(pt.name, err);
+    for (const t of this.#statesOf(req)) {
+      out[t.index] = { tag: t.path, value: null, quality: 'bad', ts };
+      errors.set(t.cfg.name, err);
     }
   }
 

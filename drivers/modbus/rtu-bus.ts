@@ -4,12 +4,20 @@
 // between them (Serial Line Spec §2.5.1.1: 3.5 character times, fixed 1.75 ms above 19200 baud).
 // A unit that does not answer is its device's business (the driver backs it off), never the line's:
 // only a failing port closes the line for everyone.
-import ModbusSerial from 'modbus-serial';
+import { createRequire } from 'node:module';
+import type ModbusSerial from 'modbus-serial';
 import { CodedError, type ModbusRtuDeviceConfig, type ModbusTable } from '../../gateway/model/index.ts';
 import { codedModbusError, forgetTransactions, withTimeout, type ModbusLink, type ReadBits, type ReadWords } from './connection.ts';
 
-const ModbusClient = ModbusSerial.default;
-type Client = InstanceType<typeof ModbusClient>;
+type Client = InstanceType<typeof ModbusSerial.default>;
+
+// Loaded when a line first opens: a box without RTU lines never loads modbus-serial and the
+// serialport native bindings it pulls in (~8 MB of RSS).
+let clientClass: typeof ModbusSerial.default | undefined;
+function newClient(): Client {
+  clientClass ??= (createRequire(import.meta.url)('modbus-serial') as typeof ModbusSerial).default;
+  return new clientClass();
+}
 
 type Line = { kind: 'serial'; path: string; baud: number; parity: 'none' | 'even' | 'odd'; dataBits: 7 | 8; stopBits: 1 | 2 } | { kind: 'tcp'; host: string; port: number };
 
@@ -67,7 +75,7 @@ export class RtuBus {
 
   async #open(timeoutMs: number): Promise<void> {
     this.#destroy();
-    const client = new ModbusClient();
+    const client = newClient();
     const l = this.#line;
     const where = l.kind === 'serial' ? l.path : `${l.host}:${l.port}`;
     try {

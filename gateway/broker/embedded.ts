@@ -4,7 +4,7 @@
 // refused unless the configuration allows them. The gateway's own drivers subscribe in process.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
+import type { AedesPublishPacket, Client } from 'aedes';
 import {
   Backoff, CodedError, filterCovers, topicMatches,
   type BrokerConfig, type Clock, type Logger, type MessageHandler, type MessageSource,
@@ -36,7 +36,8 @@ export function startBroker(cfg: BrokerConfig, deps: { clock: Clock; logger: Log
     if ((lastRefusal.get(key) ?? -Infinity) + 60_000 <= now) { lastRefusal.set(key, now); log.warn({ code: 'CE_ERR_BROKER_REFUSED' }, msg); }
   };
 
-  const broker = Aedes.createBroker({
+  // Loaded only by a box that runs a broker: aedes and its persistence modules are ~5 MB of RSS.
+  const broker = import('aedes').then(({ Aedes }) => Aedes.createBroker({
     authenticate(client, username, password, done) {
       if (username === undefined || username === '') {
         if (cfg.allow_anonymous) { who.set(client, 'anonymous'); return done(null, true); }
@@ -68,7 +69,7 @@ export function startBroker(cfg: BrokerConfig, deps: { clock: Clock; logger: Log
       refuse(`sub:${client.id}`, `client "${client.id}" may not subscribe to ${sub.topic}`);
       done(null, null); // MQTT 3.1.1 §3.9.3: SUBACK 0x80 for this filter, the connection stays
     },
-  });
+  }));
 
   let server: Server | undefined;
   const ready = broker.then(async (b) => {

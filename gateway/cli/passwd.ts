@@ -6,7 +6,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { parseConfig, ConfigError } from '../../config/loader.ts';
-import { ApiRoles, type ApiRole } from '../../config/schema.ts';
+import { ApiRoles } from '../../config/vocabulary.ts';
+import type { ApiRole } from '../../config/schema.ts';
 import { hashPassword, passwordProblem } from '../console/password.ts';
 import { parse, UsageError } from './args.ts';
 import { refuseSecretsOnArgv, secretFromEnv, secretFromFile, writeFileAtomic } from './provision-files.ts';

@@ -7,7 +7,7 @@ export * from './backoff.ts';
 export * from './driver.ts';
 export * from './logger.ts';
 export type * from '../../config/schema.ts';
-export { Severities, CommandVerbs } from '../../config/schema.ts';
+export { Severities, CommandVerbs } from '../../config/vocabulary.ts';
 export { parseModbusAddress, registerSpan, isBitTable, type ModbusAddress } from '../../config/modbus-address.ts';
 export { durationMs, byteSize } from '../../config/units.ts';
 export * from './rate.ts';

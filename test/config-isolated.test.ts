@@ -1,0 +1,49 @@
+// `cityedge run` loads its configuration in a child process that exits (config/isolated.ts), so the
+// loader's memory never stays in the gateway. What comes back must be exactly what the loader made,
+// frozen, and a refusal must reach the user with its file, line and key as `check` gives them.
+import t from 'tap';
+import { join } from 'node:path';
+import { ConfigError } from '../config/errors.ts';
+import { loadConfigIsolated } from '../config/isolated.ts';
+import { loadConfig } from '../config/loader.ts';
+import { spawnProcess } from './helpers/proc.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'bin', 'cityedge.mjs');
+
+t.test('the configuration comes back from the child as the loader made it, frozen', async (t) => {
+  for (const name of ['pump-station', 'sewage-plant', 'streetlight-cabinet']) {
+    const file = join(ROOT, 'config', 'examples', `${name}.yaml`);
+    const config = await loadConfigIsolated(file);
+    t.same(config, loadConfig(file), `${name}: same as loaded here`);
+    t.ok(Object.isFrozen(config) && Object.isFrozen(config.devices[0]), `${name}: frozen`);
+  }
+});
+
+t.test('a refused file gives the same coded error, line and key as loading it here', async (t) => {
+  const file = join(ROOT, 'test', 'fixtures', 'bad-config', '01-unknown-key.yaml');
+  let here: ConfigError | undefined;
+  try { loadConfig(file); } catch (e) { here = e as ConfigError; }
+  t.ok(here instanceof ConfigError, 'refused when loaded here');
+  const err = await loadConfigIsolated(file).then(() => undefined, (e: unknown) => e);
+  t.ok(err instanceof ConfigError, 'a ConfigError, not a generic one');
+  t.equal((err as ConfigError).code, here!.code);
+  t.same((err as ConfigError).issues, here!.issues);
+  t.match((err as ConfigError).message, /devices\[0\]\.pol_ms/);
+});
+
+t.test('a missing file is refused, not a crash of the child', async (t) => {
+  const err = await loadConfigIsolated('/nonexistent/cityedge.yaml').then(() => undefined, (e: unknown) => e);
+  t.ok(err instanceof Error, 'rejected');
+  t.match(String((err as Error).message), /nonexistent/);
+});
+
+t.test('`cityedge run` with a bad file says where and why, starts nothing, exits 1', async (t) => {
+  const file = join(ROOT, 'test', 'fixtures', 'bad-config', '01-unknown-key.yaml');
+  const p = await spawnProcess(process.execPath, [CLI, 'run', '--config', file], { t, name: 'cityedge run' });
+  const exit = await p.exited;
+  t.equal(exit.code, 1);
+  t.match(p.output(), /01-unknown-key\.yaml:10/);
+  t.match(p.output(), /pol_ms/);
+  t.match(p.output(), /nothing started/);
+});
