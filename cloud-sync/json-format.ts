@@ -27,7 +27,11 @@ export interface TelemetryPayload {
  * this very form (gateway/journal/points.ts): it is spliced in, never decoded and encoded again.
  */
 export function telemetryJson(site: string, rec: JournalRecord, historical: boolean): string {
-  return `{"site":${JSON.stringify(site)},"device":${JSON.stringify(rec.device)},"seq":${rec.seq},"historical":${historical},"points":${rec.body}}`;
+  // Joined into one flat string: concatenated, it is a rope that mqtt.js flattens into a copy when
+  // it measures the payload (Buffer.byteLength), and that copy was most of what reached V8's old
+  // generation at 10,000 points/s (an allocation profile of bench:modbus).
+  return ['{"site":', JSON.stringify(site), ',"device":', JSON.stringify(rec.device), ',"seq":', String(rec.seq),
+    ',"historical":', String(historical), ',"points":', rec.body, '}'].join('');
 }
 
 /** What the retained status says of the journal, for this upstream. */

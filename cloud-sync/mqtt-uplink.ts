@@ -217,11 +217,9 @@ export class MqttJsonUplink {
     }, 1000);
     try {
       while (link.open && !signal.aborted) {
-        const room = window - link.inflight.size;
-        const batch = room > 0 ? journal.read(this.id, room) : [];
-        for (const rec of batch) this.#publish(client, rec, rec.lane === 'telemetry' && rec.id <= backlogTo, link, signal);
+        const sent = this.#publishSome(client, window - link.inflight.size, backlogTo, link, signal);
         this.#s.inflight = link.inflight.size;
-        if (batch.length === 0) await new Promise<void>((r) => { link.wake = r; });
+        if (sent === 0) await new Promise<void>((r) => { link.wake = r; });
       }
     } finally {
       clearInterval(refresh);
@@ -301,6 +299,19 @@ export class MqttJsonUplink {
         client.publish(to, body, { qos: 1, ...(Object.keys(properties).length > 0 ? { properties } : {}) });
       });
     });
+  }
+
+  /**
+   * Publishes up to `room` records; how many. A function of its own, not a block of the loop: an
+   * async function keeps its registers across an await, and the last batch and record left in them
+   * would stay reachable through the wait for the next commit, long enough for V8 to promote them
+   * to the old generation (measured: most of the old generation's garbage at 10,000 points/s).
+   */
+  #publishSome(client: MqttClient, room: number, backlogTo: number, link: Link, signal: AbortSignal): number {
+    if (room <= 0) return 0;
+    const batch = this.#o.journal.read(this.id, room);
+    for (const rec of batch) this.#publish(client, rec, rec.lane === 'telemetry' && rec.id <= backlogTo, link, signal);
+    return batch.length;
   }
 
   #message(rec: JournalRecord, historical: boolean): { topic: string; payload: string } {
