@@ -29,6 +29,7 @@ import { ProcessSampler, sampleMachine } from './lib/procfs.ts';
 import { recordResults } from './lib/results.ts';
 import { runBench } from './lib/run.ts';
 import { TelemetryCounter } from './lib/subscriber.ts';
+import { nodeArgs, requirePositive } from './lib/flags.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'cityedge.mjs');
@@ -48,18 +49,12 @@ const { values: flags } = parseArgs({
     'gateway-node-args': { type: 'string', default: '' },
   },
 });
-for (const k of ['duration', 'warmup', 'total', 'cabinets', 'plcs', 'sensors', 'sensor-period'] as const) {
-  const zeroOk = k === 'sensors' || k === 'cabinets';
-  if (!(zeroOk ? Number(flags[k]) >= 0 : Number(flags[k]) > 0)) {
-    console.error(`bench:box: --${k} must be a ${zeroOk ? 'number ≥ 0' : 'positive number'}, not "${flags[k]}"`);
-    process.exit(2);
-  }
-}
+requirePositive('box', flags, ['duration', 'warmup', 'total', 'cabinets', 'plcs', 'sensors', 'sensor-period'], ['sensors', 'cabinets']);
 const opts = {
   durationS: Number(flags.duration), warmupS: Number(flags.warmup), total: Number(flags.total),
   cabinets: Math.round(Number(flags.cabinets)), plcs: Math.round(Number(flags.plcs)), sensors: Math.round(Number(flags.sensors)),
   sensorPeriodS: Number(flags['sensor-period']), liveViewer: flags['live-viewer'] ?? false,
-  nodeArgs: (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean),
+  nodeArgs: nodeArgs(flags['gateway-node-args']),
 };
 if (opts.cabinets > 247) { console.error('bench:box: --cabinets: at most 247 units on one line'); process.exit(2); }
 // Every sensor's first uplink carries all its tags: the window opens once each has sent one.

@@ -34,6 +34,7 @@ import { describeMachine } from './lib/machine.ts';
 import { startMosquitto, type Broker } from './lib/mosquitto.ts';
 import { sampleMachine, sampleProcess, type MachineCpu, type ProcSample } from './lib/procfs.ts';
 import { runBench } from './lib/run.ts';
+import { nodeArgs } from './lib/flags.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROLES = join(ROOT, 'bench', 'lib', 'journal-roles.ts');
@@ -215,7 +216,7 @@ await runBench('journal', { budgetS }, async ({ box, tmp }) => {
     gateway = await runGateway({
       root: ROOT, dir: join(tmp, 'gateway'), samples: opts.gatewaySamples, plcs: GW_PLCS, tags: GW_TAGS, pollMs: opts.gatewayPollMs,
       receiveMax: opts.brokerDefault ? undefined : RECEIVE_MAX, progress,
-      nodeArgs: (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean), logFile: flags['gateway-log'],
+      nodeArgs: nodeArgs(flags['gateway-node-args']), logFile: flags['gateway-log'],
     });
     rmSync(join(tmp, 'gateway'), { recursive: true, force: true });
   }

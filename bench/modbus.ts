@@ -22,6 +22,7 @@ import { sampleProcess } from './lib/procfs.ts';
 import { printReport, type Baseline, type CheckPlan } from './lib/report.ts';
 import { runBench, type Bench } from './lib/run.ts';
 import { TelemetryCounter } from './lib/subscriber.ts';
+import { nodeArgs, requirePositive } from './lib/flags.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'cityedge.mjs');
@@ -40,14 +41,12 @@ const { values: flags } = parseArgs({
     'gateway-node-args': { type: 'string', default: '' },
   },
 });
-const gatewayNodeArgs = (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean);
+const gatewayNodeArgs = nodeArgs(flags['gateway-node-args']);
 const opts = {
   plcs: Number(flags.plcs), tags: Number(flags.tags), warmupS: Number(flags.warmup),
   durationS: Number(flags.duration), pollMs: Number(flags['poll-ms']), raw: !flags['no-raw'],
 };
-for (const k of ['plcs', 'tags', 'warmup', 'duration', 'poll-ms'] as const) {
-  if (!(Number(flags[k]) > 0)) { console.error(`bench:modbus: --${k} must be a positive number, not "${flags[k]}"`); process.exit(2); }
-}
+requirePositive('modbus', flags, ['plcs', 'tags', 'warmup', 'duration', 'poll-ms']);
 if (opts.tags > 65536) { console.error('bench:modbus: --tags must be at most 65536 (one register table)'); process.exit(2); }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -28,6 +28,7 @@ import { measurePhase, type PhaseResult } from './lib/phase.ts';
 import { recordResults } from './lib/results.ts';
 import { runBench, type Bench } from './lib/run.ts';
 import { TelemetryCounter } from './lib/subscriber.ts';
+import { requirePositive } from './lib/flags.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUN_TS = join(ROOT, 'bin', 'run-ts.mjs');
@@ -43,10 +44,8 @@ const { values: flags } = parseArgs({
     'no-raw': { type: 'boolean', default: false },
   },
 });
-for (const k of ['plcs', 'tags', 'warmup', 'duration', 'poll-ms'] as const) {
-  if (!(Number(flags[k]) > 0)) { console.error(`bench:nodered: --${k} must be a positive number, not "${flags[k]}"`); process.exit(2); }
-}
-if (!(Number(flags.outage) >= 0)) { console.error(`bench:nodered: --outage must be 0 (skip) or a number of seconds, not "${flags.outage}"`); process.exit(2); }
+// --outage 0 skips the outage phases.
+requirePositive('nodered', flags, ['plcs', 'tags', 'warmup', 'duration', 'poll-ms', 'outage'], ['outage']);
 const opts = {
   plcs: Number(flags.plcs), tags: Number(flags.tags), warmupS: Number(flags.warmup), durationS: Number(flags.duration),
   outageS: Number(flags.outage), pollMs: Number(flags['poll-ms']), raw: !flags['no-raw'],

@@ -26,6 +26,7 @@ import { printReport, type GatewayLog, type RawInfo } from './lib/opcua-report.t
 import { OpcuaTelemetryCounter } from './lib/opcua-subscriber.ts';
 import { sampleProcess } from './lib/procfs.ts';
 import { runBench, type Bench } from './lib/run.ts';
+import { nodeArgs, requirePositive } from './lib/flags.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'cityedge.mjs');
@@ -51,16 +52,14 @@ const { values: flags } = parseArgs({
     'gateway-log': { type: 'string' },
   },
 });
-for (const k of ['tags', 'warmup', 'duration', 'poll-duration', 'poll-ms'] as const) {
-  if (!(Number(flags[k]) > 0)) { console.error(`bench:opcua: --${k} must be a positive number, not "${flags[k]}"`); process.exit(2); }
-}
+requirePositive('opcua', flags, ['tags', 'warmup', 'duration', 'poll-duration', 'poll-ms']);
 const opts = {
   tags: Number(flags.tags), warmupS: Number(flags.warmup), durationS: Number(flags.duration),
   pollDurationS: Number(flags['poll-duration']), pollMs: Number(flags['poll-ms']),
   raw: !flags['no-raw'], poll: !flags['no-poll'],
 };
 if (!Number.isInteger(opts.tags) || opts.tags > 10_000) { console.error('bench:opcua: --tags must be an integer up to 10000 (the simulator names them V0000…V9999)'); process.exit(2); }
-const gatewayNodeArgs = (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean);
+const gatewayNodeArgs = nodeArgs(flags['gateway-node-args']);
 /** How long a phase may take to have every tag once before it is measured anyway. */
 const ALL_TIMEOUT_S = 120;
 

@@ -30,6 +30,7 @@ import { runCeiling, type CeilingResult } from './lib/sensors-ceiling.ts';
 import { BAYS_PER_LOT, LOTS, MANHOLES, sensors, WATERLOGGING } from './lib/sensors-common.ts';
 import { runGatewayPhase, type GatewayPhaseResult } from './lib/sensors-gateway.ts';
 import { printReport } from './lib/sensors-report.ts';
+import { nodeArgs, requirePositive } from './lib/flags.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -53,14 +54,12 @@ const opts = {
   warmupS: Number(flags.warmup), floodS: Number(flags['flood-seconds']), ratePeriodS: Number(flags['rate-period']),
   rateS: Number(flags['rate-seconds']), ceilingS: Number(flags['ceiling-seconds']),
   ceiling: !flags['no-ceiling'], flood: !flags['no-flood'], rate: !flags['no-rate'],
-  nodeArgs: (flags['gateway-node-args'] ?? '').split(/\s+/).filter(Boolean),
+  nodeArgs: nodeArgs(flags['gateway-node-args']),
   logFile: flags['gateway-log'],
   pollMs: flags['poll-ms'] === undefined ? undefined : Number(flags['poll-ms']),
 };
 if (opts.pollMs !== undefined && !(Number.isInteger(opts.pollMs) && opts.pollMs >= 50)) { console.error('bench:sensors: --poll-ms must be an integer ≥ 50'); process.exit(2); }
-for (const k of ['warmup', 'flood-seconds', 'rate-period', 'rate-seconds', 'ceiling-seconds'] as const) {
-  if (!(Number(flags[k]) > 0)) { console.error(`bench:sensors: --${k} must be a positive number of seconds, not "${flags[k]}"`); process.exit(2); }
-}
+requirePositive('sensors', flags, ['warmup', 'flood-seconds', 'rate-period', 'rate-seconds', 'ceiling-seconds']);
 
 function progress(msg: string): void { process.stderr.write(`· ${msg}\n`); }
 

@@ -24,14 +24,20 @@ export interface ModbusLink {
   release(): void;
 }
 
+/**
+ * A Modbus exception answer as the driver expects it, whichever client got it: exception 02 (illegal
+ * data address) has a code of its own, because the driver splits the request to isolate the tag.
+ */
+export function exceptionError(what: string, exception: number): CodedError {
+  return new CodedError(exception === 2 ? 'CE_ERR_MODBUS_ILLEGAL_ADDRESS' : 'CE_ERR_MODBUS_EXCEPTION',
+    `${what}: exception ${exception.toString(16).padStart(2, '0')}`, { exception });
+}
+
 /** modbus-serial's errors as coded ones: an exception, a timeout, or a line that went away. */
 export function codedModbusError(e: unknown, what: string, stillOpen: boolean, timeoutMs: number): CodedError {
   if (e instanceof CodedError) return e;
   const err = e as { modbusCode?: number; name?: string; errno?: string; message?: string };
-  if (typeof err.modbusCode === 'number') {
-    const code = err.modbusCode === 2 ? 'CE_ERR_MODBUS_ILLEGAL_ADDRESS' : 'CE_ERR_MODBUS_EXCEPTION';
-    return new CodedError(code, `${what}: exception ${err.modbusCode.toString(16).padStart(2, '0')}`, { exception: err.modbusCode });
-  }
+  if (typeof err.modbusCode === 'number') return exceptionError(what, err.modbusCode);
   if (!stillOpen) return new CodedError('CE_ERR_DEVICE_DISCONNECTED', `${what}: the device closed the connection`);
   if (err.name === 'TransactionTimedOutError' || err.errno === 'ETIMEDOUT') {
     return new CodedError('CE_ERR_MODBUS_TIMEOUT', `${what}: no answer within ${timeoutMs} ms`);

@@ -16,7 +16,7 @@
 //     and the driver reconnects with backoff, which is also what it does for a lost connection.
 import net from 'node:net';
 import { CodedError, type ModbusTable } from '../../gateway/model/index.ts';
-import type { ConnectionOptions, ModbusLink, ReadBits, ReadWords } from './connection.ts';
+import { exceptionError, type ConnectionOptions, type ModbusLink, type ReadBits, type ReadWords } from './connection.ts';
 import {
   AduReader, answerBits, answerWords, checkAnswer, encodeRead, encodeWriteCoils, encodeWriteRegisters,
   encodeWriteSingle, FC, isBitRead, setTransaction, type RequestShape,
@@ -200,11 +200,8 @@ export class MbapConnection implements ModbusLink {
       this.#lost(this.#socket!, `malformed answer (${problem.malformed})`);
       return false;
     }
-    const n = problem.exception;
     this.#settle();
-    // The shape codedModbusError gives: the driver splits a request on 02 to isolate a bad tag.
-    req.reject(new CodedError(n === 2 ? 'CE_ERR_MODBUS_ILLEGAL_ADDRESS' : 'CE_ERR_MODBUS_EXCEPTION',
-      `${req.what}: exception ${n.toString(16).padStart(2, '0')}`, { exception: n }));
+    req.reject(exceptionError(req.what, problem.exception));
     return true;
   }
 
