@@ -4,7 +4,7 @@
 // of live configuration. In a process of its own all of that goes away when it exits, and the
 // gateway receives only the plain, validated result. A process rather than a worker thread: a
 // worker's allocations stay behind in a malloc arena of the gateway's (measured: ~6 MB of RSS for
-// good), and starting a worker resets V8's young-generation limit (gateway/cli/run.ts).
+// good), and starting a worker resets V8's young-generation limit (gateway/cli/young-generation.ts).
 import { spawn } from 'node:child_process';
 import { deserialize } from 'node:v8';
 import { ConfigError, type ConfigIssue } from './errors.ts';
