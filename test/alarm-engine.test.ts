@@ -79,6 +79,31 @@ t.test('a restart in the middle of an active, unacknowledged alarm', async (t) =
   t.same(errors, []);
 });
 
+t.test('killed right after a return to normal: the restart raises the alarm again when the condition comes back', async (t) => {
+  // Found by the fault campaign: the saved states lagged the journal by up to a second. A contact
+  // that closed, opened and closed again around a kill -9 left the platform with "back to normal"
+  // and the restarted box sure the alarm was still active: the second closure was never announced.
+  const dir = mkdtempSync(join(tmpdir(), 'cityedge-alarms-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const errors: Error[] = [];
+  const door = (v: boolean, ts: number) => ({ tag: 'plc1.door', value: v, quality: 'good' as const, ts });
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+  const a = setup(new FileAlarmStore(dir, (e) => errors.push(e)));
+  a.engine.onSamples([door(true, a.clock.now())]);
+  await turn();
+  await a.clock.advance(200);
+  a.engine.onSamples([door(false, a.clock.now())]);
+  await turn(); // the journal commits the event on this turn; then the process is killed
+  t.match(a.events().map((e) => e.state), ['active', 'rtn_unack'], 'raised, then back to normal unacknowledged');
+
+  const b = setup(new FileAlarmStore(dir, (e) => errors.push(e)), a.clock);
+  t.match(b.engine.states().find((s) => s.rule === 'door'), { active: false }, 'restored as the platform was told: not active');
+  b.engine.onSamples([door(true, b.clock.now())]);
+  t.match(b.events(), [{ rule: 'door', state: 'active' }], 'the second closure is announced');
+  a.engine.flush();
+  t.same(errors, []);
+});
+
 const commConfig = plcConfig({
   tags: ['{ name: level, address: "ir:0", type: uint16 }', '{ name: heartbeat, address: "hr:0", type: uint16 }'],
   alarms: ['{ id: comm, device: plc1, comm_loss_s: 10, severity: critical }', '{ id: hb, tag: plc1.heartbeat, stale_s: 5, severity: major }'],

@@ -69,6 +69,8 @@ export class AlarmEngine {
   #version: number;
   #saveTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #savedAt = 0;
+  /** A condition went away since the last save: the next save may not wait (see #save). */
+  #cleared = false;
 
   constructor(config: Config, deps: EngineDeps) {
     this.#d = deps;
@@ -224,6 +226,7 @@ export class AlarmEngine {
     const from = r.state;
     r.state = next;
     r.since = now;
+    if (input.kind === 'condition' && !input.active) this.#cleared = true;
     const isNew = next === 'active' && input.kind === 'condition' && (from === 'normal' || from === 'rtn_unack');
     if (isNew && r.chatter.activated(now)) this.#log.warn({ rule: r.cfg.id }, `alarm ${r.cfg.id} is chattering: active more than 3 times in a minute; widen its deadband or add delay_on_s`);
     const floodStarts = isNew && this.#flood.activated(r.cfg.id, now) === 'start';
@@ -385,11 +388,19 @@ export class AlarmEngine {
    * commit is queued first, on the same turn), so a power cut cannot leave a state saying "active"
    * whose announcement was never kept: the worst case is an event sent twice. Saves are coalesced
    * to one a second: the whole file is rewritten each time, and a storm of transitions must not
-   * turn into a storm of fsyncs on the box's flash.
+   * turn into a storm of fsyncs on the box's flash. Except after a return to normal: a saved
+   * "active" that the platform has already seen cleared would, after a crash, keep the box from
+   * announcing the condition when it comes back (found by the fault campaign). That save goes on
+   * the next turn, after the journal's commit.
    */
   #save(): void {
-    if (this.#saveTimer) return;
-    const wait = Math.max(0, this.#savedAt + SAVE_EVERY_MS - Date.now());
+    const urgent = this.#cleared;
+    if (this.#saveTimer && !urgent) return;
+    if (this.#saveTimer) {
+      clearTimeout(this.#saveTimer as NodeJS.Timeout);
+      clearImmediate(this.#saveTimer as NodeJS.Immediate);
+    }
+    const wait = urgent ? 0 : Math.max(0, this.#savedAt + SAVE_EVERY_MS - Date.now());
     this.#saveTimer = wait === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), wait);
     this.#saveTimer.unref();
   }
@@ -402,6 +413,7 @@ export class AlarmEngine {
       this.#saveTimer = undefined;
     }
     this.#savedAt = Date.now();
+    this.#cleared = false;
     const alarms: Record<string, SavedAlarm> = {};
     for (const r of this.#rules.values()) {
       alarms[r.cfg.id] = { state: r.state, active: r.tracker.active, since: r.since, ...(r.shelvedUntil !== undefined ? { shelvedUntil: r.shelvedUntil } : {}) };
