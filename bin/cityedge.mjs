@@ -7,6 +7,10 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { capYoungGeneration } from './young-generation.mjs';
+
+// First, before anything else is loaded (bin/young-generation.mjs says why).
+if (process.argv[2] === 'run') capYoungGeneration();
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SOURCE_DIRS = ['gateway', 'drivers', 'cloud-sync', 'config', 'simulators'];

@@ -4,6 +4,7 @@
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { CodedError, type UpstreamConfig } from '../gateway/model/index.ts';
 import { isTlsFailure, sessionOptions, tlsOptions } from './mqtt-connect.ts';
+import { PacketIdStore } from './mqtt-outgoing-store.ts';
 
 /**
  * Client options shared by the flavours; throws CE_ERR_UPSTREAM_TLS when a certificate file cannot
@@ -36,7 +37,8 @@ export function clientOptions(u: UpstreamConfig, siteId: string, protocol: 4 | 5
  */
 export function openClient(url: string, opts: IClientOptions, signal: AbortSignal, on: { beforeConnack?: (c: MqttClient) => void; onError: (e: Error) => void }): Promise<{ client: MqttClient; connack: IConnackPacket }> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, opts);
+    // One store per client: it must never see the packet ids of another connection.
+    const client = mqtt.connect(url, { ...opts, outgoingStore: new PacketIdStore() });
     on.beforeConnack?.(client);
     const fail = (e: Error) => { cleanup(); client.end(true); reject(e); };
     const onClose = () => fail(new Error('connection closed before CONNACK'));

@@ -4,8 +4,9 @@
 // of live configuration. In a process of its own all of that goes away when it exits, and the
 // gateway receives only the plain, validated result. A process rather than a worker thread: a
 // worker's allocations stay behind in a malloc arena of the gateway's (measured: ~6 MB of RSS for
-// good), and starting a worker resets V8's young-generation limit (gateway/cli/young-generation.ts).
+// good), and starting a worker resets V8's young-generation limit (bin/young-generation.mjs).
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { deserialize } from 'node:v8';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { deepFreeze } from './freeze.ts';
@@ -19,12 +20,15 @@ const loaderUrl = (): string =>
   (globalThis as { __cityedgeConfigLoader?: string }).__cityedgeConfigLoader ?? new URL('./loader.ts', import.meta.url).href;
 
 // The answer goes back as V8's structured-clone bytes (v8.serialize), as a worker's message would:
-// whatever the loader returns arrives as it left, which JSON promises only for plain JSON values.
+// whatever the loader returns arrives as it left, which JSON promises only for plain JSON values. It
+// travels on a pipe of its own (fd 3), not stdout: a Node option inherited from the gateway, such as
+// --trace-gc, or a stray console.log would otherwise be read as part of it (that happened).
 // argv: the loader's URL, the file, and tsx's API when the loader is TypeScript.
 const CHILD = `
 const [loaderUrl, file, tsx] = process.argv.slice(1);
 const { serialize } = await import('node:v8');
-const reply = (r) => process.stdout.write(serialize(r));
+const { Socket } = await import('node:net');
+const reply = (r) => new Socket({ fd: 3, readable: false, writable: true }).end(serialize(r));
 try {
   if (tsx) (await import(tsx)).register();
   const m = await import(loaderUrl);
@@ -51,9 +55,9 @@ export async function loadConfigIsolated(file: string): Promise<Config> {
   const tsx = url.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : '';
   const child = spawn(process.execPath, [
     ...process.execArgv.filter((a) => !PROFILING.test(a)), '--input-type=module', '-e', CHILD, url, file, ...(tsx ? [tsx] : []),
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  ], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
   const chunks: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  (child.stdio[3] as Readable).on('data', (c: Buffer) => chunks.push(c));
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (c, signal) => resolve(signal ? null : c));

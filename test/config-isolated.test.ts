@@ -47,3 +47,13 @@ t.test('`cityedge run` with a bad file says where and why, starts nothing, exits
   t.match(p.output(), /pol_ms/);
   t.match(p.output(), /nothing started/);
 });
+
+t.test('what the loader process prints to stdout is not taken for its answer', async (t) => {
+  // --trace-gc makes V8 itself write to stdout, in the loader process too: it inherits Node's flags.
+  const file = join(ROOT, 'test', 'fixtures', 'bad-config', '01-unknown-key.yaml');
+  const p = await spawnProcess(process.execPath, ['--trace-gc', CLI, 'run', '--config', file], { t, name: 'cityedge run --trace-gc' });
+  const exit = await p.exited;
+  t.equal(exit.code, 1);
+  t.match(p.output(), /01-unknown-key\.yaml:10/, 'the refusal with its line, not "stopped without an answer"');
+  t.match(p.output(), /Scavenge|Mark-Compact|Mark-sweep/, 'V8 did write to stdout');
+});

@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteJournal, type SqliteJournalOptions } from '../gateway/journal/sqlite.ts';
+import { encodePoints } from '../gateway/journal/points.ts';
+import { RECORD_OVERHEAD_BYTES, SqliteJournal, type SqliteJournalOptions } from '../gateway/journal/sqlite.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
 import type { Logger } from '../gateway/model/logger.ts';
 import { journalConformance, pt, values } from './helpers/journal-conformance.ts';
@@ -216,6 +217,47 @@ t.test('a full disk: commits fail, the data waits in memory, said once; draining
   t.equal(got.length, appended, 'every batch was committed and read in the end');
   t.same(got, Array.from({ length: appended }, (_, i) => i + 1), 'seqs 1… with no gap and no repeat');
   t.match(logger.lines.at(-1)?.msg ?? '', /writes again/, 'and the log says the journal writes again');
+});
+
+t.test('bodies come back as appended: any text, batches larger than the arena, across a failed commit', async (t) => {
+  // Bodies wait for their commit as UTF-8 bytes outside V8's heap (gateway/journal/body-arena.ts).
+  const text = (i: number) => `泵站${i} 液位 "高" \\ ✓ 🚰 ${'x'.repeat(i % 97)}`;
+  const batch = (i: number, size: number) => Array.from({ length: size }, (_, k) => ({ tag: `站.标签${k}`, value: text(i + k), quality: 'good' as const, ts: 1_700_000_000_000 + i }));
+  const j = open(t, { dir: newDir(), commitMs: 60_000 });
+  j.openCursor('city');
+  const sent: string[] = [];
+  // ~3 MB waiting for one commit: the arena starts at 1 MB and grows.
+  for (let i = 0; i < 40; i++) { const b = batch(i, 600); j.append('plc1', b); sent.push(encodePoints(b)); }
+  j.appendEvent('alarms', 'plc1', '{"rule":"液位高"}');
+  j.flush();
+  const got = j.read('city', 100);
+  t.same(got.filter((r) => r.channel === 'telemetry').map((r) => r.body), sent, 'each body byte for byte');
+  t.equal(got.find((r) => r.channel === 'alarms')?.body, '{"rule":"液位高"}');
+  t.equal(j.stats().bytes - 41 * RECORD_OVERHEAD_BYTES, sent.reduce((n, b) => n + Buffer.byteLength(b), 0) + Buffer.byteLength('{"rule":"液位高"}'), 'bytes counted as UTF-8');
+
+  // A full disk: what waits in memory after the failed commit is the same text when it goes in.
+  const logger = captureLogger();
+  const f = open(t, { dir: newDir(), logger, fileLimitBytes: 256 * 1024, commitMs: 60_000 });
+  f.openCursor('city');
+  const bodies: string[] = [];
+  const failed = () => logger.lines.some((l) => l.obj.code === 'CE_ERR_JOURNAL_WRITE');
+  for (let i = 0; !failed() && i < 10_000; i++) {
+    const b = batch(i, 20);
+    f.append('plc1', b);
+    bodies.push(encodePoints(b));
+    if (i % 10 === 9) f.flush();
+  }
+  t.ok(failed(), 'a commit failed');
+  for (let i = 0; i < 5; i++) { const b = batch(5000 + i, 20); f.append('plc1', b); bodies.push(encodePoints(b)); }
+  const back: string[] = [];
+  for (let round = 0; round < 100 && back.length < bodies.length; round++) {
+    f.flush();
+    const recs = f.read('city', 10_000);
+    back.push(...recs.map((r) => r.body));
+    f.ack('city', recs.map((r) => r.id));
+  }
+  t.equal(back.length, bodies.length, 'all committed in the end');
+  t.ok(back.every((b, i) => b === bodies[i]), 'each body as appended, the ones that waited in memory too');
 });
 
 t.test('totals after a clean stop and after a crash agree with the file', async (t) => {

@@ -1,4 +1,4 @@
-// `cityedge run` keeps V8's young generation at its starting size (gateway/cli/young-generation.ts,
+// `cityedge run` keeps V8's young generation at its starting size (bin/young-generation.mjs,
 // docs/operations.md "Memory"): under load it would grow to two 16 MB semi-spaces, ~30 MB of RSS on
 // a box whose budget is 90. Checked in a fresh Node each time, with a workload that does grow it when
 // nothing holds it back, so the test fails if the cap stops working.
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
-const CAP = pathToFileURL(join(import.meta.dirname, '..', 'gateway', 'cli', 'young-generation.ts')).href;
+const CAP = pathToFileURL(join(import.meta.dirname, '..', 'bin', 'young-generation.mjs')).href;
 
 /**
  * Allocates short-lived objects with a steady share of survivors; prints new space's size in MB

@@ -4,22 +4,16 @@ import { loadConfigIsolated } from '../../config/isolated.ts';
 import { startGateway } from '../main.ts';
 import { createLogger } from '../log.ts';
 import { parse } from './args.ts';
-import { capYoungGeneration } from './young-generation.ts';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { HeapGovernor } from './heap-governor.ts';
 
-/**
- * Building the drivers' plans for thousands of tags leaves garbage in pages V8 keeps: one full
- * collection once everything is built gives them back. (The flag exposes gc() only to the throwaway
- * context it is fetched from, then is switched off again.)
- */
-function releaseStartupMemory(): void {
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as (() => void) | undefined;
-    setFlagsFromString('--no-expose-gc');
-    gc?.();
-  } catch { /* not worth failing a start for */ }
+/** CITYEDGE_HEAP_SLACK_MB (docs/operations.md, "Memory"): 4 unless given; 0 turns the watch off. */
+function heapSlackMb(logger: ReturnType<typeof createLogger>): number {
+  const raw = process.env.CITYEDGE_HEAP_SLACK_MB;
+  if (raw === undefined || raw === '') return 4;
+  const n = Number(raw);
+  if (Number.isFinite(n) && n >= 0) return n;
+  logger.warn({ CITYEDGE_HEAP_SLACK_MB: raw }, 'CITYEDGE_HEAP_SLACK_MB is not a number of MB ≥ 0; using 4');
+  return 4;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -37,14 +31,17 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const logger = createLogger();
-  capYoungGeneration();
   // --trust: OPC UA server certificates seen for the first time are trusted and kept (docs/drivers/opcua.md).
   const gw = startGateway(config, { logger, trustServers: values.trust === true });
-  releaseStartupMemory();
+  // Building the drivers' plans for thousands of tags leaves garbage in pages V8 keeps: one full
+  // collection once everything is built gives them back; then the old generation is kept in bounds.
+  const heap = new HeapGovernor({ slackMb: heapSlackMb(logger), everyMs: 2000 });
+  heap.collect();
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  heap.stop();
   logger.info('stopping');
   await gw.stop();
   return 0;

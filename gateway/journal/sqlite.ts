@@ -16,6 +16,7 @@ import { silentLogger } from '../model/logger.ts';
 import type { Sample } from '../model/sample.ts';
 import { Cursor, type RecordSource } from './cursor.ts';
 import type { Journal, JournalRecord, JournalStats, Lane } from './journal.ts';
+import { BodyArena } from './body-arena.ts';
 import { encodePoints } from './points.ts';
 import { closeClean, openOrRecover } from './sqlite-recover.ts';
 import { prepare } from './sqlite-schema.ts';
@@ -51,7 +52,8 @@ const FULL_CLEARS_AT = 0.8;
 /** Points held in memory while the disk refuses writes, before the oldest are dropped. */
 const MAX_HELD_POINTS = 1_000_000;
 
-interface Pending { lane: Lane; channel: string; device: string; ts: number; count: number; body: string }
+/** A record waiting for its commit. A telemetry body is in the arena (`body` undefined) until a failed commit makes it a string. */
+interface Pending { lane: Lane; channel: string; device: string; ts: number; count: number; body: string | undefined; off: number; len: number }
 interface Row { id: number; lane: number; channel: string; device: string; seq: number; ts: number; count: number; body: string }
 
 export class SqliteJournal implements Journal, RecordSource {
@@ -62,6 +64,7 @@ export class SqliteJournal implements Journal, RecordSource {
   readonly #o: Required<Pick<SqliteJournalOptions, 'commitMs' | 'fsync'>> & SqliteJournalOptions;
   readonly #st: ReturnType<typeof prepare>;
   #pending: Pending[] = [];
+  readonly #arena = new BodyArena();
   #pendingPoints = 0;
   #lastId = 0;
   readonly #seq = new Map<string, number>();
@@ -110,11 +113,12 @@ export class SqliteJournal implements Journal, RecordSource {
   }
 
   append(device: string, points: readonly Sample[]): void {
-    this.#queue({ lane: 'telemetry', channel: 'telemetry', device, ts: this.#clock.now(), count: points.length, body: encodePoints(points) });
+    const { off, len } = this.#arena.put(encodePoints(points));
+    this.#queue({ lane: 'telemetry', channel: 'telemetry', device, ts: this.#clock.now(), count: points.length, body: undefined, off, len });
   }
 
   appendEvent(channel: string, device: string, body: string): void {
-    this.#queue({ lane: 'priority', channel, device, ts: this.#clock.now(), count: 1, body });
+    this.#queue({ lane: 'priority', channel, device, ts: this.#clock.now(), count: 1, body, off: -1, len: Buffer.byteLength(body) });
     // An alarm does not wait for the timer.
     this.#commitSoon();
   }
@@ -227,10 +231,12 @@ export class SqliteJournal implements Journal, RecordSource {
       this.#transaction(pending, now, before.seqs, trim);
     } catch (e) {
       this.#commitFailed(e as Error, pending, before);
+      this.#arena.clear();
       return;
     } finally {
       if (relaxed) this.#st.syncFull.run();
     }
+    this.#arena.clear();
     if (this.#failing) {
       this.#failing = false;
       this.#log.warn({ file: this.file }, 'journal writes again; what waited in memory is committed');
@@ -251,10 +257,10 @@ export class SqliteJournal implements Journal, RecordSource {
         const seq = (this.#seq.get(key) ?? this.#seqBase) + 1;
         this.#seq.set(key, seq);
         touched.add(key);
-        this.#st.insert.run(++this.#lastId, laneNo(p.lane), p.channel, p.device, seq, p.ts, p.count, p.body);
+        this.#st.insert.run(++this.#lastId, laneNo(p.lane), p.channel, p.device, seq, p.ts, p.count, p.body ?? this.#arena.view(p.off, p.len));
         this.#records++;
         if (p.lane === 'telemetry') { this.#points += p.count; this.#rate.add(p.count); }
-        this.#bytes += Buffer.byteLength(p.body) + RECORD_OVERHEAD_BYTES;
+        this.#bytes += p.len + RECORD_OVERHEAD_BYTES;
         this.#oldestTs ??= p.ts;
       }
       for (const key of touched) this.#st.saveSeq.run(key, this.#seq.get(key));
@@ -273,6 +279,8 @@ export class SqliteJournal implements Journal, RecordSource {
     this.#lastId = before.lastId;
     this.#dropped = before.dropped;
     this.#droppedPoints = before.droppedPoints;
+    // They wait for the next commit as strings: the arena is for the one about to happen.
+    for (const p of pending) if (p.body === undefined) p.body = this.#arena.text(p.off, p.len);
     for (const [k, v] of before.seqs) if (v === undefined) this.#seq.delete(k); else this.#seq.set(k, v);
     this.#pending = pending.concat(this.#pending);
     this.#pendingPoints = this.#pending.reduce((n, p) => n + p.count, 0);

@@ -1,5 +1,7 @@
-// V8's young generation for `cityedge run` (docs/operations.md, "Memory"). A module of its own, so
-// it can be applied, and tested, before anything heavy is loaded.
+// V8's young generation for `cityedge run` (docs/operations.md, "Memory"). Plain JavaScript, applied
+// by bin/cityedge.mjs before the gateway's bundle is even read: loading and compiling it already
+// grew the young generation to two 4 MB semi-spaces when the cap came later, in `run` itself, and
+// they stayed that size until V8's first memory-reducing collection some 20 s on.
 import { setFlagsFromString } from 'node:v8';
 
 /**
@@ -10,8 +12,9 @@ import { setFlagsFromString } from 'node:v8';
  * maximum itself cannot change once V8 runs; not growing towards it can. An operator who gives
  * --max-semi-space-size (NODE_OPTIONS or node's arguments) has chosen, and is left alone. A worker
  * thread started later puts the default back, so the gateway starts none on this path.
+ * @returns {boolean} whether the cap was applied
  */
-export function capYoungGeneration(): boolean {
+export function capYoungGeneration() {
   if ([...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space'))) return false;
   try {
     setFlagsFromString('--semi-space-growth-factor=1');
