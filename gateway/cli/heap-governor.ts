@@ -91,9 +91,8 @@ export class HeapGovernor {
     const slack = Math.max(this.#slackMb * 2 ** 20, this.#floor / 4);
     // Between full collections the old generation only grows: less than last time, V8 collected.
     // Either that or a whole allowance gathered since the last look means garbage comes fast (a
-    // backlog draining): V8 paces that better than a collection forced from here, which also
-    // lowers its next limit and made it collect far more often (bench:journal: the drain at 0.97
-    // against 1.58 M samples/s). This is for the slow drift V8 leaves alone for minutes.
+    // backlog draining): V8 paces that itself, and a collection forced from here would also lower
+    // the limit it sets for its next one. This is for the slow drift V8 leaves alone for minutes.
     if (used < this.#last || used - this.#last > slack) this.#busyAt = now;
     this.#last = used;
     if (used < this.#floor) { this.#floor = used; return false; }
