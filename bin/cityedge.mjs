@@ -42,7 +42,7 @@ async function bundle(dir) {
   const tmp = `${dir}.${process.pid}.tmp`;
   mkdirSync(CACHE, { recursive: true });
   await build({
-    // The config loader is an entry of its own: `run` loads the configuration in a worker thread
+    // The config loader is an entry of its own: `run` loads the configuration in a child process
     // (config/isolated.ts), which imports it from here.
     entryPoints: { main: ENTRY, 'config-loader': join(ROOT, 'config', 'loader.ts') },
     outdir: tmp,

@@ -37,8 +37,9 @@ export function clientOptions(u: UpstreamConfig, siteId: string, protocol: 4 | 5
  */
 export function openClient(url: string, opts: IClientOptions, signal: AbortSignal, on: { beforeConnack?: (c: MqttClient) => void; onError: (e: Error) => void }): Promise<{ client: MqttClient; connack: IConnackPacket }> {
   return new Promise((resolve, reject) => {
-    // One store per client: it must never see the packet ids of another connection.
-    const client = mqtt.connect(url, { ...opts, outgoingStore: new PacketIdStore() });
+    // One store per client: it must never see the packet ids of another connection. It keeps no
+    // packets to send again, so mqtt.js must never reconnect this client (our loops open a new one).
+    const client = mqtt.connect(url, { ...opts, reconnectPeriod: 0, outgoingStore: new PacketIdStore() });
     on.beforeConnack?.(client);
     const fail = (e: Error) => { cleanup(); client.end(true); reject(e); };
     const onClose = () => fail(new Error('connection closed before CONNACK'));

@@ -13,15 +13,14 @@ import { Readable } from 'node:stream';
 import type { IStore } from 'mqtt';
 
 type Packet = Parameters<IStore['put']>[0];
-type Stub = Packet;
 
 export class PacketIdStore implements IStore {
-  readonly #ids = new Map<number, Stub>();
+  readonly #ids = new Map<number, Packet>();
 
   put(packet: Packet, cb: (err?: Error) => void): this {
     const id = (packet as { messageId?: number }).messageId;
     // What mqtt.js needs back from del/get: the kind of packet and its id, not its payload.
-    if (id !== undefined) this.#ids.set(id, { cmd: packet.cmd, messageId: id } as Stub);
+    if (id !== undefined) this.#ids.set(id, { cmd: packet.cmd, messageId: id } as Packet);
     cb?.();
     return this;
   }

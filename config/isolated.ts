@@ -47,15 +47,16 @@ interface Reply {
   error?: { name?: string; code?: ConfigError['code']; issues?: ConfigIssue[]; message: string };
 }
 
-/** Flags of this process that must not reach the child: a second inspector or profile of the loader. */
-const PROFILING = /^--(inspect|cpu-prof|heap-prof|prof\b|debug)/;
 
 export async function loadConfigIsolated(file: string): Promise<Config> {
   const url = loaderUrl();
   const tsx = url.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : '';
-  const child = spawn(process.execPath, [
-    ...process.execArgv.filter((a) => !PROFILING.test(a)), '--input-type=module', '-e', CHILD, url, file, ...(tsx ? [tsx] : []),
-  ], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  // None of this process's Node flags: the child needs none (tsx, when needed, it registers itself),
+  // and a profiler's or inspector's would profile the loader, or, with its value as a separate
+  // argument (`--cpu-prof-dir DIR`), leave DIR where the child's script should be.
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, url, file, ...(tsx ? [tsx] : [])], {
+    stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+  });
   const chunks: Buffer[] = [];
   (child.stdio[3] as Readable).on('data', (c: Buffer) => chunks.push(c));
   const code = await new Promise<number | null>((resolve, reject) => {

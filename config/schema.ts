@@ -6,10 +6,6 @@ import {
   ApiRoles, CommandVerbs, ModbusTables, OpcuaSecurityModes, OpcuaSecurityPolicies, SensorCodecs, Severities, TagTypes, UpstreamFormats, WordOrders,
 } from './vocabulary.ts';
 
-export {
-  ApiRoles, CommandVerbs, ModbusTables, OpcuaSecurityModes, OpcuaSecurityPolicies, SensorCodecs, Severities, TagTypes, UpstreamFormats, WordOrders,
-};
-
 /** A string enum as plain JSON Schema `enum`, so a wrong value gets one error listing the choices. */
 const Enum = <T extends string | number>(values: readonly T[], opts: Record<string, unknown> = {}) =>
   Type.Unsafe<T>({ enum: [...values], ...opts });

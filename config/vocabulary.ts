@@ -1,7 +1,7 @@
 // The closed word lists of the configuration: what schema.ts offers as enums, and what the running
 // gateway checks commands, severities and roles against. A module of their own, free of the schema
 // library, so the running gateway does not load TypeBox's few hundred modules (~12 MB of RSS) just
-// for these lists: the configuration is validated in a worker that exits (config/isolated.ts).
+// for these lists: the configuration is validated in a child process that exits (config/isolated.ts).
 
 export const UpstreamFormats = ['json', 'sparkplug', 'influx'] as const;
 /** Commands the box obeys (docs/commands.md): from an upstream on …/cmd/{verb}, or the HTTP API. */

@@ -2,6 +2,8 @@
 // loader's memory never stays in the gateway. What comes back must be exactly what the loader made,
 // frozen, and a refusal must reach the user with its file, line and key as `check` gives them.
 import t from 'tap';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../config/errors.ts';
 import { loadConfigIsolated } from '../config/isolated.ts';
@@ -56,4 +58,19 @@ t.test('what the loader process prints to stdout is not taken for its answer', a
   t.equal(exit.code, 1);
   t.match(p.output(), /01-unknown-key\.yaml:10/, 'the refusal with its line, not "stopped without an answer"');
   t.match(p.output(), /Scavenge|Mark-Compact|Mark-sweep/, 'V8 did write to stdout');
+});
+
+t.test("Node's own flags of the gateway do not reach the loader process, values and all", async (t) => {
+  // A flag whose value is a separate argument: passed on with the flag filtered out, its value
+  // would be taken for the child's script.
+  const dir = mkdtempSync(join(tmpdir(), 'cityedge-prof-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(ROOT, 'test', 'fixtures', 'bad-config', '01-unknown-key.yaml');
+  const p = await spawnProcess(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, CLI, 'run', '--config', file], { t, name: 'cityedge run --cpu-prof-dir' });
+  const exit = await p.exited;
+  t.equal(exit.code, 1);
+  t.match(p.output(), /01-unknown-key\.yaml:10/, 'the refusal with its line, not "stopped without an answer"');
+  // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; a loader thread of the gateway's (tsx under tap) has its own.
+  const pids = new Set(readdirSync(dir).map((f) => f.split('.')[3]));
+  t.equal(pids.size, 1, `profiles of one process, the gateway's: the loader was not profiled (${readdirSync(dir).join(', ')})`);
 });

@@ -300,7 +300,7 @@ t.test('fuzz: 10,000 random frames per codec decode to typed fields or throw Cod
 
 t.test('the configuration knows the same fields as the decoders', async (t) => {
   const { SENSOR_FIELDS } = await import('../config/tag-names.ts');
-  const { SensorCodecs } = await import('../config/schema.ts');
+  const { SensorCodecs } = await import('../config/vocabulary.ts');
   for (const name of CODEC_NAMES) t.same([...SENSOR_FIELDS[name]], [...FIELDS[name]], `${name}: config/tag-names.ts lists the decoder's fields`);
   t.same(SensorCodecs.filter((c) => c !== 'object'), [...CODEC_NAMES], 'and the schema the decoders\' names');
 });

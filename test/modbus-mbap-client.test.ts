@@ -345,3 +345,26 @@ t.test('abort during connect rejects and leaves no socket behind', async (t) => 
   await conn.connect(live());
   t.same(await conn.read('hr', 3, 1), { kind: 'words', data: [3] }, 'the same link connects afterwards');
 });
+
+t.test('close() during connect rejects it and leaves no socket behind', async (t) => {
+  const peer = await startPeer(t, (req, sock) => sock.write(registersAnswer(req)));
+  const conn = new MbapConnection({ host: LOOPBACK, port: peer.port, unit: 1, timeoutMs: 5000 });
+  t.teardown(() => conn.release());
+  const connecting = conn.connect(live());
+  conn.close();
+  const e = await failure(connecting);
+  t.equal(e.code, 'CE_ERR_MODBUS_CONNECT');
+  t.match(e.message, 'connection closed while connecting');
+  t.notOk(conn.isOpen);
+  await waitFor(() => peer.sockets.size === 0, { what: 'no connection left open at the device' });
+});
+
+t.test("an answered request's timer is stopped: it never times out the next one", async (t) => {
+  // Each answer comes 1.4 s after its request, within the 2 s timeout. The first request's timer,
+  // if left running, would fire at 2 s, while the second (sent at 1.4 s) still waits for its answer.
+  const peer = await startPeer(t, (req, sock) => { setTimeout(() => { if (!sock.destroyed) sock.write(registersAnswer(req)); }, 1400); });
+  const conn = await connected(t, peer.port, { timeoutMs: 2000 });
+  t.same(await conn.read('hr', 1, 1), { kind: 'words', data: [1] });
+  t.same(await conn.read('hr', 2, 1), { kind: 'words', data: [2] });
+  t.same(conn.stats, { requests: 2, dropped: 0, timeouts: 0 });
+});

@@ -87,7 +87,9 @@ export class MbapConnection implements ModbusLink {
         signal.removeEventListener('abort', onAbort);
         socket.off('connect', onConnect).off('error', onError);
         this.#cancelConnect = undefined;
-        if (!err) { resolve(); return; }
+        // Adopted before the promise settles: the caller resumes a microtask later, and an error or
+        // a close() in between would otherwise meet a socket nobody listens to or knows of.
+        if (!err) { this.#adopt(socket); resolve(); return; }
         // No half-open socket left behind, and no late error event with nobody listening.
         socket.on('error', noop).destroy();
         reject(err);
@@ -100,6 +102,9 @@ export class MbapConnection implements ModbusLink {
       signal.addEventListener('abort', onAbort, { once: true });
       this.#cancelConnect = () => done(fail('connection closed while connecting'));
     });
+  }
+
+  #adopt(socket: net.Socket): void {
     // One small request, then wait for its answer: Nagle would only hold it back. Keep-alive
     // notices a peer that vanished behind a NAT or a pulled cable while the link is idle.
     socket.setNoDelay(true);
@@ -124,7 +129,7 @@ export class MbapConnection implements ModbusLink {
     return this.#submit(new Request(adu, this.#o.unit, fc, table, start, count, 0, false)) as Promise<ReadWords | ReadBits>;
   }
 
-  /** One value: FC 5 or 6; several: FC 15 or 16 (as ModbusConnection chooses). */
+  /** One value: FC 5 or 6; several: FC 15 or 16. */
   write(table: 'hr' | 'co', start: number, values: number[] | boolean[]): Promise<void> {
     const unit = this.#o.unit;
     let req: Request;
@@ -164,10 +169,10 @@ export class MbapConnection implements ModbusLink {
 
   /** Sends the next queued request, if the line is free. */
   #next(): void {
-    const socket = this.#socket;
+    // Called with a live socket only: #lost empties the queue when it goes.
+    const socket = this.#socket!;
     const req = this.#queue.shift();
     if (!req) return;
-    if (!socket) { req.reject(new CodedError('CE_ERR_DEVICE_DISCONNECTED', 'not connected')); return; }
     this.#transaction = (this.#transaction + 1) & 0xffff;
     req.transaction = this.#transaction;
     setTransaction(req.adu, req.transaction);
@@ -209,7 +214,7 @@ export class MbapConnection implements ModbusLink {
   #settle(): void {
     clearTimeout(this.#timer);
     this.#current = undefined;
-    if (this.#queue.length > 0) this.#next();
+    this.#next();
   }
 
   #timedOut(): void {

@@ -39,8 +39,6 @@ export class BodyArena {
     if (this.#buf.length > 4 * INITIAL_BYTES) this.#buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
   }
 
-  get bytes(): number { return this.#used; }
-
   #grow(atLeast: number): void {
     let size = this.#buf.length;
     while (size < atLeast) size *= 2;
