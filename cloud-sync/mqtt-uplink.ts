@@ -12,6 +12,9 @@ import { clientOptions, connectError, endClient, openClient, refusesProtocol, wi
 const STABLE_LINK_MS = 10_000;
 const REFUSED_RETRY_MS = 30_000;
 const LIVE_GRACE_MS = 5_000;
+/** What #publishSome publishes before the event loop turns: records, and characters of their bodies. */
+const SLICE_RECORDS = 8;
+const SLICE_CHARS = 256 * 1024;
 /** The retained status is refreshed this often, and at once when the journal fills or recovers. */
 const STATUS_REFRESH_MS = 60_000;
 
@@ -21,7 +24,7 @@ const STATUS_REFRESH_MS = 60_000;
  * whether a telemetry batch above it was logged on this connection already.
  */
 interface Link {
-  open: boolean; inflight: Set<number>; refused: { rec: JournalRecord; historical: boolean }[]; wake: () => void;
+  open: boolean; inflight: Set<number>; refused: { id: number; historical: boolean }[]; wake: () => void;
   maxPacket: number | undefined; oversizeSaid: boolean;
 }
 
@@ -220,6 +223,10 @@ export class MqttJsonUplink {
         const sent = this.#publishSome(client, window - link.inflight.size, backlogTo, link, signal);
         this.#s.inflight = link.inflight.size;
         if (sent === 0) await new Promise<void>((r) => { link.wake = r; });
+        // mqtt.js corks the socket until the next tick: what was just published is held as strings
+        // until then. A turn of the event loop between slices lets them go while V8 still has them
+        // in its young generation (see #publishSome).
+        else await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
       clearInterval(refresh);
@@ -308,10 +315,22 @@ export class MqttJsonUplink {
    * to the old generation (measured: most of the old generation's garbage at 10,000 points/s).
    */
   #publishSome(client: MqttClient, room: number, backlogTo: number, link: Link, signal: AbortSignal): number {
-    if (room <= 0) return 0;
-    const batch = this.#o.journal.read(this.id, room);
-    for (const rec of batch) this.#publish(client, rec, rec.lane === 'telemetry' && rec.id <= backlogTo, link, signal);
-    return batch.length;
+    let sent = 0;
+    let chars = 0;
+    // A slice, not the whole window at once: a draining backlog's records are tens of kilobytes,
+    // and a window of them read and published in one go outlived two of V8's young-generation
+    // collections (1 MB semi-spaces, bin/young-generation.mjs), so every body and payload of the
+    // drain was promoted and the old generation swung by 60 MB (bench:journal, docs/performance.md).
+    while (sent < room && chars < SLICE_CHARS) {
+      const batch = this.#o.journal.read(this.id, Math.min(room - sent, SLICE_RECORDS));
+      if (batch.length === 0) break;
+      for (const rec of batch) {
+        chars += rec.body.length;
+        this.#publish(client, rec, rec.lane === 'telemetry' && rec.id <= backlogTo, link, signal);
+      }
+      sent += batch.length;
+    }
+    return sent;
   }
 
   #message(rec: JournalRecord, historical: boolean): { topic: string; payload: string } {
@@ -328,32 +347,50 @@ export class MqttJsonUplink {
     }
     link.inflight.add(rec.id);
     this.#s.published++;
-    client.publish(topic, payload, { qos: 1 }, (err) => {
+    client.publish(topic, payload, { qos: 1 }, this.#onPuback(client, link, rec.id, rec.count, historical, signal));
+  }
+
+  /**
+   * What a PUBACK does. Made from the record's id and count, not the record: a callback that
+   * closed over the record kept its body until the PUBACK, and a backlog draining at a million
+   * points a second had every body in flight promoted to V8's old generation (docs/performance.md).
+   */
+  #onPuback(client: MqttClient, link: Link, id: number, count: number, historical: boolean, signal: AbortSignal): (err?: Error) => void {
+    return (err) => {
       if (!link.open) return; // the next connection sends it again from the journal
-      link.inflight.delete(rec.id);
+      link.inflight.delete(id);
       if (err) {
-        // Refused by the broker (an MQTT 5 PUBACK reason code such as 0x87 not authorized). It
-        // stays in the journal: nothing is dropped for a broker's ACL. Held outside the in-flight
-        // window, so a device whose topic is refused cannot stall the others, and offered again
-        // later rather than in a tight loop.
-        this.#s.refused++;
-        link.refused.push({ rec, historical });
-        // One log line and one timer per round, not per batch: a broker refusing a whole topic tree
-        // would otherwise write a line for every batch of every device.
-        if (link.refused.length === 1) {
-          this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec.device, seq: rec.seq }, `${err.message}; kept in the journal, offered again in ${REFUSED_RETRY_MS / 1000} s`);
-          this.#o.clock.sleep(REFUSED_RETRY_MS, signal).then(() => {
-            const again = link.refused.splice(0);
-            if (link.open) for (const r of again) this.#publish(client, r.rec, r.historical, link, signal);
-          }, () => {});
-        }
+        this.#refused(client, link, { id, historical }, err, signal);
       } else {
-        this.#o.journal.ack(this.id, [rec.id]);
+        this.#o.journal.ack(this.id, [id]);
         this.#s.acked++;
-        this.#drain.add(rec.count);
+        this.#drain.add(count);
       }
       link.wake();
-    });
+    };
+  }
+
+  /**
+   * Refused by the broker (an MQTT 5 PUBACK reason code such as 0x87 not authorized). It stays in
+   * the journal: nothing is dropped for a broker's ACL. Held outside the in-flight window, so a
+   * device whose topic is refused cannot stall the others, and offered again later, read back from
+   * the journal, rather than in a tight loop.
+   */
+  #refused(client: MqttClient, link: Link, r: { id: number; historical: boolean }, err: Error, signal: AbortSignal): void {
+    this.#s.refused++;
+    link.refused.push(r);
+    // One log line and one timer per round, not per batch: a broker refusing a whole topic tree
+    // would otherwise write a line for every batch of every device.
+    if (link.refused.length > 1) return;
+    const [rec] = this.#o.journal.get([r.id]);
+    this.#log.error({ code: 'CE_ERR_UPSTREAM_PUBLISH', device: rec?.device, seq: rec?.seq }, `${err.message}; kept in the journal, offered again in ${REFUSED_RETRY_MS / 1000} s`);
+    this.#o.clock.sleep(REFUSED_RETRY_MS, signal).then(() => {
+      const again = link.refused.splice(0);
+      if (!link.open) return;
+      const historical = new Map(again.map((a) => [a.id, a.historical]));
+      // A record the quota dropped meanwhile is not there any more, and not offered.
+      for (const rec of this.#o.journal.get(again.map((a) => a.id))) this.#publish(client, rec, historical.get(rec.id)!, link, signal);
+    }, () => {});
   }
 
   /**

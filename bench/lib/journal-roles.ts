@@ -200,6 +200,7 @@ async function roleDrain(): Promise<void> {
     appendEvent: (c, d, b) => journal.appendEvent(c, d, b),
     openCursor: (u) => journal.openCursor(u),
     read: (u, n) => journal.read(u, n),
+    get: (ids) => journal.get(ids),
     rewind: (u) => journal.rewind(u),
     ack: (u, ids) => { journal.ack(u, ids); if (journal.backlog(u) === 0) drained(); },
     backlog: (u) => journal.backlog(u),

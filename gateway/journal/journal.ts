@@ -68,6 +68,12 @@ export interface Journal {
    * Returns the boundary: telemetry with an id up to it is backlog (`historical` in payloads).
    */
   rewind(upstream: string, liveSince?: number): number;
+  /**
+   * The records of these ids still held, oldest first; an id every upstream has acknowledged, or
+   * the quota dropped, is skipped. For an uplink that keeps ids, not bodies, while they are in
+   * flight, and needs a record again when the broker refuses it.
+   */
+  get(ids: readonly number[]): JournalRecord[];
   /** The upstream has them (QoS 1 PUBACK): they are never read again for it. */
   ack(upstream: string, ids: Iterable<number>): void;
   /** Records this upstream has not acknowledged yet. */

@@ -92,6 +92,17 @@ export class MemoryJournal implements Journal, RecordSource {
     return this.#cursor(upstream).rewind(i >= l.head ? l.items[i]!.id : (Number.isFinite(liveSince) ? 0 : this.#lastId));
   }
 
+  get(ids: readonly number[]): JournalRecord[] {
+    const out: JournalRecord[] = [];
+    for (const id of ids) {
+      for (const l of Object.values(this.#lanes)) {
+        const r = l.items[l.indexAfter(id - 1)];
+        if (r?.id === id) { out.push(r); break; }
+      }
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
   ack(upstream: string, ids: Iterable<number>): void {
     const c = this.#cursor(upstream);
     if (c.ack(ids).length > 0 && c.advance()) this.#trim();

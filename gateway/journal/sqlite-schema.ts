@@ -20,6 +20,7 @@ export function prepare(db: Database.Database) {
     // A body may come as UTF-8 bytes (gateway/journal/body-arena.ts): stored as TEXT all the same.
     insert: db.prepare('INSERT INTO records (id, lane, channel, device, seq, ts, count, body) VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))'),
     scan: db.prepare('SELECT id, lane, channel, device, seq, ts, count, body FROM records WHERE lane = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?'),
+    byId: db.prepare('SELECT id, lane, channel, device, seq, ts, count, body FROM records WHERE id = ?'),
     lastBefore: db.prepare('SELECT id FROM records WHERE lane = 1 AND ts < ? ORDER BY id DESC LIMIT 1'),
     idsAfter: db.prepare('SELECT id FROM records WHERE id > ? ORDER BY id LIMIT ?'),
     firstId: db.prepare('SELECT min(id) FROM records'),

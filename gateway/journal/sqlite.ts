@@ -153,6 +153,15 @@ export class SqliteJournal implements Journal, RecordSource {
     return this.#cursor(upstream).rewind(mark ?? 0);
   }
 
+  get(ids: readonly number[]): JournalRecord[] {
+    const out: JournalRecord[] = [];
+    for (const id of [...ids].sort((a, b) => a - b)) {
+      const r = this.#st.byId.get(id) as Row | undefined;
+      if (r) out.push({ ...r, lane: LANES[r.lane]! });
+    }
+    return out;
+  }
+
   ack(upstream: string, ids: Iterable<number>): void {
     const fresh = this.#cursor(upstream).ack(ids);
     if (fresh.length === 0) return;

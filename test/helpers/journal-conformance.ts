@@ -73,6 +73,23 @@ export function journalConformance(t: Test, make: (clock?: Clock) => Journal): v
     t.equal(j.backlog('city'), 0);
   });
 
+  t.test('get gives back held records by id, across lanes and oldest first; gone ones are skipped', async (t) => {
+    const j = fresh(t);
+    j.openCursor('city');
+    j.append('plc1', [pt(1)]);
+    j.appendEvent('alarms', 'plc1', '{"rule":"hh"}');
+    j.append('plc2', [pt(2, 'plc2.flow')]);
+    j.flush();
+    const recs = j.read('city', 10);
+    const [event, first, second] = recs;
+    t.same(j.get([second!.id, event!.id]), [event, second], 'an event and a telemetry record, the same as read');
+    j.ack('city', [first!.id]);
+    j.flush();
+    t.same(j.get([first!.id, second!.id, second!.id + 1000]).map((r) => r.id), [second!.id], 'acknowledged by every upstream, or never there: skipped');
+    t.same(values(j.get([second!.id])), [2]);
+    t.same(j.get([]), []);
+  });
+
   t.test('events go before any telemetry; live telemetry goes before the backlog after a rewind', async (t) => {
     const j = fresh(t);
     j.openCursor('city');
