@@ -6,7 +6,7 @@ import { MemoryJournal } from './journal/memory.ts';
 import { SqliteJournal } from './journal/sqlite.ts';
 import { watchJournalQuota } from './journal-alarm.ts';
 import { AlarmEngine, type AlarmEvent } from './alarms/engine.ts';
-import { FileAlarmStore, MemoryAlarmStore } from './alarms/state-store.ts';
+import { JournalAlarmStore, MemoryAlarmStore } from './alarms/state-store.ts';
 import { FileOverrideStore, MemoryOverrideStore } from './alarms/overrides.ts';
 import { createCommandHandler, type AuditEntry, type CommandStats } from './commands/dispatch.ts';
 import type { Writer } from './commands/verbs.ts';
@@ -281,9 +281,9 @@ export function startGateway(config: Config, deps: GatewayDeps = {}): Gateway {
       await api.catch(() => undefined);
       await broker?.close();
       await Promise.allSettled([...remotes.values()].map((r) => r.done));
-      await journal.close();
-      // After the journal's last commit: a state is never saved ahead of its event.
+      // Into the journal's last commit, with the events that announce them.
       alarms.flush();
+      await journal.close();
       logger.info('gateway stopped');
     },
   };
@@ -321,7 +321,8 @@ function createAlarms(config: Config, deps: { journal: Journal; clock: Clock; lo
     : new MemoryRecordLog();
   const alarms = new AlarmEngine(config, {
     journal: deps.journal, clock, logger, history, snapshot: deps.snapshot,
-    store: onDisk ? new FileAlarmStore(dir, fail('CE_ERR_ALARM_STATE', 'alarm states cannot be saved or read')) : new MemoryAlarmStore(),
+    // In the journal, committed with the events that announce them (gateway/alarms/state-store.ts).
+    store: onDisk ? new JournalAlarmStore(deps.journal, dir, fail('CE_ERR_ALARM_STATE', 'alarm states cannot be read')) : new MemoryAlarmStore(),
     overrides: onDisk ? new FileOverrideStore(dir, fail('CE_ERR_ALARM_OVERRIDES', 'the alarm overrides file cannot be read; the configured limits apply')) : new MemoryOverrideStore(),
   });
   const commands = createCommandHandler({ engine: alarms, audit, clock, logger, writers: deps.writers });

@@ -239,27 +239,22 @@ t.test('one chattering rule is chatter, not a flood', async (t) => {
   t.equal(engine.states().find((s) => s.rule === 'door')!.chattering, true, 'it is flagged as chattering instead');
 });
 
-t.test('states are saved after the journal commits, at most once a second however many transitions, a return to normal at once', async (t) => {
-  let saves = 0;
-  const store = { load: () => ({ alarms: {} }), save: () => { saves++; } };
-  const { engine, clock } = alarmHarness(config, { store });
-  for (let i = 0; i < 50; i++) engine.onSamples([{ tag: 'plc1.door', value: i % 2 === 0, quality: 'good', ts: clock.now() }]);
-  t.equal(saves, 0, 'not inside the scan callback');
-  await new Promise((r) => setImmediate(r));
-  t.equal(saves, 1, 'once, on the next turn of the event loop (after the journal\'s commit, queued first)');
-  // A raise and an acknowledgement clear nothing: they wait for the second.
+t.test('the states of the rules that changed go to the store on the turn of their events, once per scan, only those', async (t) => {
+  const saves: { rules: string[]; flood: boolean }[] = [];
+  const store = { load: () => ({ alarms: {} }), save: (changed: Record<string, unknown>, flood: boolean) => { saves.push({ rules: Object.keys(changed), flood }); } };
+  const { engine, clock, events } = alarmHarness(config, { store });
   engine.onSamples([{ tag: 'plc1.door', value: true, quality: 'good', ts: clock.now() }]);
+  t.same(saves, [{ rules: ['door'], flood: false }], 'at once, in the scan that raised it: the journal commits it with the event');
+  t.match(events(), [{ rule: 'door', state: 'active' }]);
+  engine.onSamples([{ tag: 'plc1.door', value: true, quality: 'good', ts: clock.now() }]);
+  t.equal(saves.length, 1, 'a scan that changes nothing saves nothing');
   engine.ack('door', who);
-  await new Promise((r) => setImmediate(r));
-  t.equal(saves, 1, 'the next changes wait for the second to pass');
-  // A return to normal does not: a saved "active" the platform has seen cleared would, after a
-  // crash, keep the box from announcing the condition again (alarm-engine.test.ts).
-  for (let i = 0; i < 50; i++) engine.onSamples([{ tag: 'plc1.door', value: i % 2 === 1, quality: 'good', ts: clock.now() }]);
-  t.equal(saves, 1, 'still not inside the scan callback');
-  await new Promise((r) => setImmediate(r));
-  t.equal(saves, 2, 'once for the 50 transitions, on the next turn, after the journal\'s commit');
+  t.same(saves.at(-1), { rules: ['door'], flood: false }, 'an acknowledgement too');
+  for (let i = 0; i < 10; i++) engine.onSamples([{ tag: 'plc1.door', value: i % 2 === 1, quality: 'good', ts: clock.now() }]);
+  t.equal(saves.length, 12, 'one save per scan with a transition');
+  t.ok(saves.every((s) => s.rules.length === 1 && s.rules[0] === 'door'), 'each with only the rule that changed');
   engine.flush();
-  t.equal(saves, 3, 'flush (at stop) writes at once');
+  t.equal(saves.length, 12, 'flush has nothing left to hand over');
 });
 
 t.test('a rule template: one rule for every matching tag of a device', async (t) => {

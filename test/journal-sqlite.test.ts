@@ -3,7 +3,7 @@
 // recover from a damaged file.
 import t, { type Test } from "tap";
 import Database from 'better-sqlite3';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePoints } from '../gateway/journal/points.ts';
@@ -29,6 +29,12 @@ async function filledJournal(dir: string, records: number, size = 10): Promise<s
   for (let i = 0; i < records; i++) a.append('plc1', Array.from({ length: size }, (_, k) => pt(i * size + k)));
   await a.close(); // committed and checkpointed: everything is in the main file
   return join(dir, 'journal.db');
+}
+
+/** The journal's files as they are now: what a kill -9 at this moment leaves on the disk. */
+function copyJournal(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(from)) if (f.startsWith('journal.db')) copyFileSync(join(from, f), join(to, f));
 }
 
 /** As after a crash: the clean-stop mark is gone, so the next start checks every page and counts every record. */
@@ -185,6 +191,55 @@ t.test('a truncated journal file: what can be read is recovered', async (t) => {
   j.append('plc1', [pt(1)]);
   j.flush();
   t.ok(j.read('city', 10).length === 1, 'and the journal takes new data');
+});
+
+t.test('states: kept across a reopen and a crash, committed with the events of the same turn or not at all', async (t) => {
+  const dir = newDir();
+  const a = new SqliteJournal({ dir, commitMs: 60_000 });
+  a.openCursor('city');
+  a.appendEvent('alarms', 'plc1', '{"rule":"door","state":"active"}');
+  a.putState('alarm/door', '{"state":"active"}');
+  // Before the commit (the next turn), the files hold neither: what a kill at this moment leaves.
+  const early = newDir();
+  copyJournal(dir, early);
+  await new Promise((r) => setImmediate(r));
+  const late = newDir();
+  copyJournal(dir, late);
+  a.putState('alarm/door', '{"state":"acked"}'); // no event: rides the next commit
+  await a.close();
+
+  const none = open(t, { dir: early });
+  none.openCursor('city');
+  t.same([none.states('alarm/'), none.read('city', 10).length], [new Map(), 0], 'killed before the commit: neither');
+  const both = open(t, { dir: late });
+  both.openCursor('city');
+  t.same([both.states('alarm/').get('alarm/door'), both.read('city', 10).length], ['{"state":"active"}', 1], 'killed after it: both');
+  const reopened = open(t, { dir });
+  t.equal(reopened.states('alarm/').get('alarm/door'), '{"state":"acked"}', 'a clean stop commits what was put last');
+});
+
+t.test('states put while the disk refuses writes wait with the records, the latest winning', async (t) => {
+  const logger = captureLogger();
+  const j = open(t, { dir: newDir(), logger, fileLimitBytes: 256 * 1024, commitMs: 60_000 });
+  j.openCursor('city');
+  let appended = 0;
+  while (!logger.lines.some((l) => l.obj.code === 'CE_ERR_JOURNAL_WRITE') && appended < 100_000) {
+    j.append('plc1', Array.from({ length: 10 }, (_, k) => pt(appended * 10 + k)));
+    j.putState('alarm/door', `{"n":${appended}}`);
+    appended++;
+    if (appended % 20 === 0) j.flush();
+  }
+  j.putState('alarm/door', '{"n":"last"}');
+  t.equal(j.states('alarm/').get('alarm/door'), '{"n":"last"}', 'read back as last put while waiting');
+  for (let round = 0; round < 50 && j.backlog('city') > 0; round++) {
+    j.ack('city', j.read('city', 10_000).map((r) => r.id));
+    j.flush();
+  }
+  t.equal(j.backlog('city'), 0, 'drained');
+  await j.close();
+  const file = new Database(j.file, { readonly: true });
+  t.teardown(() => file.close());
+  t.equal(file.prepare("SELECT value FROM states WHERE key = 'alarm/door'").pluck().get(), '{"n":"last"}', 'and committed so');
 });
 
 t.test('a full disk: commits fail, the data waits in memory, said once; draining makes room and nothing is lost', async (t) => {

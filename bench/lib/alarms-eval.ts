@@ -19,7 +19,9 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../config/loader.ts';
 import { AlarmEngine, type AlarmEvent } from '../../gateway/alarms/engine.ts';
 import { MemoryOverrideStore } from '../../gateway/alarms/overrides.ts';
-import { FileAlarmStore, MemoryAlarmStore, type AlarmStateStore, type SavedAlarms } from '../../gateway/alarms/state-store.ts';
+import { JournalAlarmStore, MemoryAlarmStore, type AlarmStateStore, type SavedAlarm, type SavedAlarms } from '../../gateway/alarms/state-store.ts';
+import { SqliteJournal } from '../../gateway/journal/sqlite.ts';
+import type { Journal } from '../../gateway/journal/journal.ts';
 import { MemoryJournal } from '../../gateway/journal/memory.ts';
 import { MemoryRecordLog } from '../../gateway/store/files.ts';
 import { silentLogger, systemClock, type Clock, type Config } from '../../gateway/model/index.ts';
@@ -42,7 +44,7 @@ export interface EvalVariant { name: string; label: string; scans: 'mixed' | 'qu
 export interface EvalResult {
   rules: number; devices: number; evalsPerRound: number; configParseMs: number; configYamlKb: number;
   excursionsPerCycle: { mixed: number; quiet: number }; cycleRounds: number;
-  /** Size of FileAlarmStore's alarm-state.json with 10,000 rules: what each save writes and fsyncs. */
+  /** Size of the disk variant's journal file after its runs (events and states of 10,000 rules). */
   stateFileBytes: number;
   variants: EvalVariant[];
 }
@@ -71,9 +73,9 @@ class TimedStore implements AlarmStateStore {
   saveMs = 0;
   constructor(readonly inner: AlarmStateStore) {}
   load(): SavedAlarms { return this.inner.load(); }
-  save(states: SavedAlarms): void {
+  save(changed: Record<string, SavedAlarm>, flood: boolean): void {
     const t = performance.now();
-    this.inner.save(states);
+    this.inner.save(changed, flood);
     this.saveMs += performance.now() - t;
     this.saves++;
   }
@@ -89,9 +91,11 @@ class CountingLog extends MemoryRecordLog<AlarmEvent> {
 let simNow = Math.floor(Date.now() / 1000) * 1000;
 const clock: Clock = { now: () => simNow, sleep: systemClock.sleep };
 
-async function engineVariant(name: string, label: string, config: Config, scans: Scans, which: 'mixed' | 'quiet', makeStore: () => AlarmStateStore): Promise<EvalVariant> {
-  const store = new TimedStore(makeStore());
-  const journal = new MemoryJournal({ clock });
+async function engineVariant(name: string, label: string, config: Config, scans: Scans, which: 'mixed' | 'quiet',
+  makeStores: () => { journal: Journal; store: AlarmStateStore }): Promise<EvalVariant> {
+  const made = makeStores();
+  const store = new TimedStore(made.store);
+  const journal = made.journal;
   // As gateway/main.ts builds the engine for a box with `buffer.journal: memory`; the history counts transitions.
   const history = new CountingLog();
   const engine = new AlarmEngine(config, { journal, clock, logger: silentLogger, store, overrides: new MemoryOverrideStore(), history });
@@ -184,11 +188,17 @@ const stateDir = join(dir, 'alarm-state');
 
 const variants: EvalVariant[] = [];
 variants.push(rawVariant(mixed.scans));
-variants.push(await engineVariant('engine', 'engine (MemoryAlarmStore, as a memory-journal box)', config, mixed.scans, 'mixed', () => new MemoryAlarmStore()));
-variants.push(await engineVariant('engine, quiet scans', 'engine, quiet scans: no transitions', config, quiet.scans, 'quiet', () => new MemoryAlarmStore()));
-variants.push(await engineVariant('engine, FileAlarmStore', 'engine (FileAlarmStore, as a disk box)', config, mixed.scans, 'mixed',
-  () => new FileAlarmStore(stateDir, (e) => { throw e; })));
-const stateFileBytes = statSync(join(stateDir, 'alarm-state.json')).size;
+const inMemory = () => ({ journal: new MemoryJournal({ clock }), store: new MemoryAlarmStore() });
+variants.push(await engineVariant('engine', 'engine (MemoryAlarmStore, as a memory-journal box)', config, mixed.scans, 'mixed', inMemory));
+variants.push(await engineVariant('engine, quiet scans', 'engine, quiet scans: no transitions', config, quiet.scans, 'quiet', inMemory));
+let diskJournal: SqliteJournal | undefined;
+variants.push(await engineVariant('engine, JournalAlarmStore', 'engine (SQLite journal with the states in it, as a disk box)', config, mixed.scans, 'mixed', () => {
+  // The gateway's defaults: fsync full, commit every 250 ms; events and states commit together.
+  diskJournal = new SqliteJournal({ dir: stateDir, clock });
+  return { journal: diskJournal, store: new JournalAlarmStore(diskJournal, undefined, (e) => { throw e; }) };
+}));
+await diskJournal!.close();
+const stateFileBytes = statSync(join(stateDir, 'journal.db')).size;
 rmSync(stateDir, { recursive: true, force: true });
 
 const result: EvalResult = {

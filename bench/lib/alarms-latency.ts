@@ -22,8 +22,8 @@
 // active, no acknowledgement needed). Everything is timed with performance.now() in this process:
 //
 //   flip ─► PLC read of di:6 ─► engine: event to the journal ─► end of the scan callback ─► journal commit ─► subscriber
-//          (the poll's phase)  (rest of the scan, decoding,     (alarm-state.json          (setImmediate,     (uplink, Mosquitto,
-//                               rules, alarm-history.jsonl)       written and fsynced)       SQLite + fsync)    subscriber)
+//          (the poll's phase)  (rest of the scan, decoding,     (the rule's state          (setImmediate,     (uplink, Mosquitto,
+//                               rules, alarm-history.jsonl)       queued for the commit)     SQLite + fsync)    subscriber)
 //
 // The PLC read is seen by wrapping the simulator's register bank; the transition by the gateway's
 // logger (the engine logs it right after handing the event to the history and the journal); the end

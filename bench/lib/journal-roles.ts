@@ -201,6 +201,8 @@ async function roleDrain(): Promise<void> {
     openCursor: (u) => journal.openCursor(u),
     read: (u, n) => journal.read(u, n),
     get: (ids) => journal.get(ids),
+    putState: (k, v) => journal.putState(k, v),
+    states: (p) => journal.states(p),
     rewind: (u) => journal.rewind(u),
     ack: (u, ids) => { journal.ack(u, ids); if (journal.backlog(u) === 0) drained(); },
     backlog: (u) => journal.backlog(u),

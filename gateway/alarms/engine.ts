@@ -50,7 +50,6 @@ export interface EngineDeps {
 }
 
 export const FLOOD_RULE = '@flood';
-const SAVE_EVERY_MS = 1000;
 
 export class AlarmEngine {
   readonly #rules = new Map<string, Rule>();
@@ -67,10 +66,9 @@ export class AlarmEngine {
   /** During a flood, what was not announced one by one: the summary at its end. */
   #held = new Map<string, { severity: string; state: AlarmState; events: number }>();
   #version: number;
-  #saveTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  #savedAt = 0;
-  /** A condition went away since the last save: the next save may not wait (see #save). */
-  #cleared = false;
+  /** Rules whose state changed since the last save (see #save). */
+  readonly #changed = new Set<Rule>();
+  #savedFlood = false;
 
   constructor(config: Config, deps: EngineDeps) {
     this.#d = deps;
@@ -79,6 +77,7 @@ export class AlarmEngine {
     this.#configured = new Map(expandRules(config).map((a) => [a.id, a]));
     const saved = deps.store.load();
     this.#flood.restore(saved.flood === true);
+    this.#savedFlood = saved.flood === true;
     const overrides = deps.overrides.load();
     this.#version = overrides.version;
     const effective = this.#withOverrides(overrides.rules);
@@ -127,13 +126,12 @@ export class AlarmEngine {
 
   /** Every sample of one device's scan, before report by exception: delays are judged at the poll rate. */
   onSamples(samples: readonly Sample[], now = this.#d.clock.now()): void {
-    let changed = false;
     // The device first: its communication comes back before what its tags say.
     const first = samples[0];
     const comm = first && this.#byDevice.get(first.tag.slice(0, first.tag.indexOf('.')));
     if (comm) {
       const silent = samples.every((s) => s.quality === 'bad');
-      for (const r of comm) changed = this.#condition(r, r.tracker.update(silent, 'good', now), now) || changed;
+      for (const r of comm) this.#condition(r, r.tracker.update(silent, 'good', now), now);
     }
     // Values the expressions read first, and suppression judged before the rules it silences: a
     // low-flow alarm must not flash up in the very scan that says the pump is meant to be off.
@@ -145,29 +143,28 @@ export class AlarmEngine {
       dirty ??= new Set();
       for (const r of readers) dirty.add(r);
     }
-    if (dirty) for (const r of dirty) if (r.suppressWhen) changed = this.#judgeSuppression(r, now) || changed;
+    if (dirty) for (const r of dirty) if (r.suppressWhen) this.#judgeSuppression(r, now);
     for (const s of samples) {
       const rules = this.#byTag.get(s.tag);
-      if (rules) for (const r of rules) changed = this.#sample(r, s, now) || changed;
+      if (rules) for (const r of rules) this.#sample(r, s, now);
     }
-    if (dirty) for (const r of dirty) if (r.when) changed = this.#judgeWhen(r, now) || changed;
-    if (changed) this.#save();
+    if (dirty) for (const r of dirty) if (r.when) this.#judgeWhen(r, now);
+    this.#save();
   }
 
   /** Delays that run out between samples, values going stale, shelves expiring, floods ebbing. */
   tick(now = this.#d.clock.now()): void {
-    let changed = false;
     for (const r of this.#rules.values()) {
       let active = r.tracker.due(now);
       if (active === undefined && r.kind === 'stale' && !r.silent) active = r.tracker.update(now - r.changedAt >= r.cfg.stale_s! * 1000, 'good', now);
-      changed = this.#condition(r, active, now) || changed;
+      this.#condition(r, active, now);
       if (r.state === 'shelved' && r.shelvedUntil !== undefined && now >= r.shelvedUntil) {
-        changed = this.#leave(r, 'unshelve', now, { user: 'system', source: 'shelve expiry' }) || changed;
+        this.#leave(r, 'unshelve', now, { user: 'system', source: 'shelve expiry' });
       }
       if (r.chatter.check(now)) this.#log.info({ rule: r.cfg.id }, `alarm ${r.cfg.id} no longer chattering`);
     }
-    if (this.#flood.check(now) === 'end') { this.#floodEvent('normal', now); changed = true; }
-    if (changed) this.#save();
+    if (this.#flood.check(now) === 'end') this.#floodEvent('normal', now);
+    this.#save();
   }
 
   #sample(r: Rule, s: Sample, now: number): boolean {
@@ -209,7 +206,10 @@ export class AlarmEngine {
   }
 
   #condition(r: Rule, active: boolean | undefined, now: number): boolean {
-    return active !== undefined && this.#apply(r, { kind: 'condition', active }, now);
+    if (active === undefined) return false;
+    // Saved even when the state stays (a shelved alarm's condition), so a restart knows it.
+    this.#changed.add(r);
+    return this.#apply(r, { kind: 'condition', active }, now);
   }
 
   /** Leaving shelved, suppressed or out of service: back as the condition is now, or suppressed if its design says so. */
@@ -226,7 +226,7 @@ export class AlarmEngine {
     const from = r.state;
     r.state = next;
     r.since = now;
-    if (input.kind === 'condition' && !input.active) this.#cleared = true;
+    this.#changed.add(r);
     const isNew = next === 'active' && input.kind === 'condition' && (from === 'normal' || from === 'rtn_unack');
     if (isNew && r.chatter.activated(now)) this.#log.warn({ rule: r.cfg.id }, `alarm ${r.cfg.id} is chattering: active more than 3 times in a minute; widen its deadband or add delay_on_s`);
     const floodStarts = isNew && this.#flood.activated(r.cfg.id, now) === 'start';
@@ -296,7 +296,7 @@ export class AlarmEngine {
   #act(id: string, fn: (r: Rule, now: number) => boolean): { rule: string; state: AlarmState; changed: boolean } {
     const r = this.#rule(id);
     const changed = fn(r, this.#d.clock.now());
-    if (changed) this.#save();
+    this.#save();
     return { rule: id, state: r.state, changed };
   }
 
@@ -313,7 +313,7 @@ export class AlarmEngine {
     if (r.state === 'suppressed' || r.state === 'out_of_service') throw new CodedError('CE_ERR_CMD_INVALID', `${id} is ${r.state}; it cannot be shelved`, { rule: id });
     return this.#act(id, (r, now) => {
       const until = now + durationS * 1000;
-      if (r.state === 'shelved') { r.shelvedUntil = until; return true; } // a new expiry
+      if (r.state === 'shelved') { r.shelvedUntil = until; this.#changed.add(r); return true; } // a new expiry
       r.shelvedUntil = until;
       return this.#apply(r, { kind: 'shelve' }, now, actor);
     });
@@ -363,12 +363,11 @@ export class AlarmEngine {
       return { rule: id, old, new: tunablesOf(r.cfg) };
     });
     // A limit moved past the value standing now counts from now, not from the next change.
-    let changed = false;
     for (const id of touched) {
       const r = this.#rules.get(id)!;
-      if (r.kind === 'value' && !r.silent && r.lastValue !== null) changed = this.#condition(r, r.tracker.update(r.lastValue, 'good', now), now) || changed;
+      if (r.kind === 'value' && !r.silent && r.lastValue !== null) this.#condition(r, r.tracker.update(r.lastValue, 'good', now), now);
     }
-    if (changed) this.#save();
+    this.#save();
     this.#log.info({ user: actor.user, source: actor.source, version, changes: result }, 'alarm settings tuned');
     return { version, rules: result };
   }
@@ -384,42 +383,27 @@ export class AlarmEngine {
   }
 
   /**
-   * Alarm states are saved after the journal has committed the events that changed them (its
-   * commit is queued first, on the same turn), so a power cut cannot leave a state saying "active"
-   * whose announcement was never kept: the worst case is an event sent twice. Saves are coalesced
-   * to one a second: the whole file is rewritten each time, and a storm of transitions must not
-   * turn into a storm of fsyncs on the box's flash. Except after a return to normal: a saved
-   * "active" that the platform has already seen cleared would, after a crash, keep the box from
-   * announcing the condition when it comes back (found by the fault campaign). That save goes on
-   * the next turn, after the journal's commit.
+   * The states of the rules that changed go to the store at once, on the turn that queued their
+   * events: a disk box keeps them in the journal (JournalAlarmStore), committed in the same
+   * transaction as those events, so a kill or a power cut can neither leave a state whose
+   * announcement was never kept nor one behind what the platform was told (an alarm it saw clear
+   * or acknowledged coming back active or unacknowledged). Only what changed is written, and the
+   * journal commits a storm of transitions together.
    */
   #save(): void {
-    const urgent = this.#cleared;
-    if (this.#saveTimer && !urgent) return;
-    if (this.#saveTimer) {
-      clearTimeout(this.#saveTimer as NodeJS.Timeout);
-      clearImmediate(this.#saveTimer as NodeJS.Immediate);
+    const flood = this.#flood.flooding;
+    if (this.#changed.size === 0 && flood === this.#savedFlood) return;
+    const changed: Record<string, SavedAlarm> = {};
+    for (const r of this.#changed) {
+      changed[r.cfg.id] = { state: r.state, active: r.tracker.active, since: r.since, ...(r.shelvedUntil !== undefined ? { shelvedUntil: r.shelvedUntil } : {}) };
     }
-    const wait = urgent ? 0 : Math.max(0, this.#savedAt + SAVE_EVERY_MS - Date.now());
-    this.#saveTimer = wait === 0 ? setImmediate(() => this.flush()) : setTimeout(() => this.flush(), wait);
-    this.#saveTimer.unref();
+    this.#changed.clear();
+    this.#savedFlood = flood;
+    this.#d.store.save(changed, flood);
   }
 
-  /** Writes the states now (also at stop). */
-  flush(): void {
-    if (this.#saveTimer) {
-      clearTimeout(this.#saveTimer as NodeJS.Timeout);
-      clearImmediate(this.#saveTimer as NodeJS.Immediate);
-      this.#saveTimer = undefined;
-    }
-    this.#savedAt = Date.now();
-    this.#cleared = false;
-    const alarms: Record<string, SavedAlarm> = {};
-    for (const r of this.#rules.values()) {
-      alarms[r.cfg.id] = { state: r.state, active: r.tracker.active, since: r.since, ...(r.shelvedUntil !== undefined ? { shelvedUntil: r.shelvedUntil } : {}) };
-    }
-    this.#d.store.save({ alarms, flood: this.#flood.flooding });
-  }
+  /** Hands what changed to the store now (the gateway's stop, before the journal's last commit). */
+  flush(): void { this.#save(); }
 }
 
 /** The tunable settings where `next` differs from the configuration: what the overrides file keeps. */

@@ -76,6 +76,14 @@ export interface Journal {
   get(ids: readonly number[]): JournalRecord[];
   /** The upstream has them (QoS 1 PUBACK): they are never read again for it. */
   ack(upstream: string, ids: Iterable<number>): void;
+  /**
+   * Keeps a small state under `key` (undefined removes it), written in the same transaction as
+   * the records appended on the same turn of the event loop: an alarm's state and the event that
+   * announces it reach the disk together or not at all (gateway/alarms/state-store.ts).
+   */
+  putState(key: string, value: string | undefined): void;
+  /** The states kept under keys that start with `prefix`, as last put. */
+  states(prefix: string): Map<string, string>;
   /** Records this upstream has not acknowledged yet. */
   backlog(upstream: string): number;
   stats(): JournalStats;

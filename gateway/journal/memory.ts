@@ -48,6 +48,7 @@ export class MemoryJournal implements Journal, RecordSource {
   readonly #seqBase: number;
   readonly #cursors = new Map<string, Cursor>();
   readonly #listeners = new Set<() => void>();
+  readonly #states = new Map<string, string>();
   #appended = 0;
   #dropped = 0;
   #droppedPoints = 0;
@@ -106,6 +107,14 @@ export class MemoryJournal implements Journal, RecordSource {
   ack(upstream: string, ids: Iterable<number>): void {
     const c = this.#cursor(upstream);
     if (c.ack(ids).length > 0 && c.advance()) this.#trim();
+  }
+
+  putState(key: string, value: string | undefined): void {
+    if (value === undefined) this.#states.delete(key); else this.#states.set(key, value);
+  }
+
+  states(prefix: string): Map<string, string> {
+    return new Map([...this.#states].filter(([k]) => k.startsWith(prefix)));
   }
 
   backlog(upstream: string): number { return this.#cursor(upstream).unacked; }

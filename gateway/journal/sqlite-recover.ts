@@ -175,6 +175,12 @@ function salvage(damaged: string, into: Database.Database): { records: number; p
     }
   } catch { /* unreadable: the floor applies */ }
   try {
+    // Alarm states: unreadable ones start from normal, as on a first start.
+    for (const r of src.prepare('SELECT key, value FROM states').all() as { key: string; value: string }[]) {
+      into.prepare('INSERT OR REPLACE INTO states (key, value) VALUES (?, ?)').run(r.key, r.value);
+    }
+  } catch { /* a journal from before states, or unreadable */ }
+  try {
     const rows = src.prepare('SELECT upstream, low FROM cursors').all() as { upstream: string; low: number }[];
     const acks = src.prepare('SELECT upstream, id FROM acks').all() as { upstream: string; id: number }[];
     into.transaction(() => {

@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS seqs (key TEXT PRIMARY KEY, seq INTEGER NOT NULL) WIT
 CREATE TABLE IF NOT EXISTS cursors (upstream TEXT PRIMARY KEY, low INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS acks (upstream TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (upstream, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS states (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 export function prepare(db: Database.Database) {
@@ -39,6 +40,10 @@ export function prepare(db: Database.Database) {
     saveSeq: db.prepare('INSERT INTO seqs (key, seq) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET seq = excluded.seq'),
     meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     saveMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    // Keys above the prefix and below it with U+FFFF appended: the primary key's order, no scan.
+    states: db.prepare('SELECT key, value FROM states WHERE key >= ? AND key < ?'),
+    saveState: db.prepare('INSERT INTO states (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    dropState: db.prepare('DELETE FROM states WHERE key = ?'),
     cursor: db.prepare('SELECT low FROM cursors WHERE upstream = ?'),
     saveCursor: db.prepare('INSERT INTO cursors (upstream, low) VALUES (?, ?) ON CONFLICT (upstream) DO UPDATE SET low = excluded.low'),
     // Only acks of records still held: the quota may have dropped acknowledged ones since.

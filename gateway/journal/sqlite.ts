@@ -64,6 +64,8 @@ export class SqliteJournal implements Journal, RecordSource {
   readonly #o: Required<Pick<SqliteJournalOptions, 'commitMs' | 'fsync'>> & SqliteJournalOptions;
   readonly #st: ReturnType<typeof prepare>;
   #pending: Pending[] = [];
+  /** States put since the last commit, the latest per key (undefined: removed). */
+  #pendingStates = new Map<string, string | undefined>();
   readonly #arena = new BodyArena();
   #pendingPoints = 0;
   #lastId = 0;
@@ -170,6 +172,22 @@ export class SqliteJournal implements Journal, RecordSource {
     this.#commitSoon();
   }
 
+  putState(key: string, value: string | undefined): void {
+    if (this.#closed) throw new Error('journal: closed');
+    // No commit of its own: the events put on the same turn bring one at once (appendEvent), and
+    // a state without an event (a shelf's new expiry) rides the timer's, within commitMs.
+    this.#pendingStates.set(key, value);
+  }
+
+  states(prefix: string): Map<string, string> {
+    const out = new Map((this.#st.states.all(prefix, `${prefix}\uffff`) as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    for (const [k, v] of this.#pendingStates) {
+      if (!k.startsWith(prefix)) continue;
+      if (v === undefined) out.delete(k); else out.set(k, v);
+    }
+    return out;
+  }
+
   backlog(upstream: string): number { return this.#cursor(upstream).unacked; }
 
   stats(): JournalStats {
@@ -225,20 +243,26 @@ export class SqliteJournal implements Journal, RecordSource {
 
   /** One transaction: new records with their ids and seqs, acks, cursors, trimming, the quota. */
   #commit(trim = true): void {
-    if (this.#closed || (this.#pending.length === 0 && this.#dirty.size === 0 && !this.#trimDue)) return;
+    if (this.#closed || (this.#pending.length === 0 && this.#dirty.size === 0 && !this.#trimDue && this.#pendingStates.size === 0)) return;
     const pending = this.#pending;
+    const states = this.#pendingStates;
     this.#pending = [];
+    this.#pendingStates = new Map();
     this.#pendingPoints = 0;
     const now = this.#clock.now();
     // A commit of acknowledgements only is not flushed to the disk on its own: losing it to a power
     // cut means sending those batches again, never losing them. The next commit with records
-    // flushes it too. (WAL mode: `synchronous` may change between transactions.)
-    const relaxed = pending.length === 0 && this.#o.fsync === 'full';
+    // flushes it too. (WAL mode: `synchronous` may change between transactions.) A state is
+    // flushed as a record is: an acknowledged alarm must not come back unacknowledged.
+    const relaxed = pending.length === 0 && states.size === 0 && this.#o.fsync === 'full';
     const before = { lastId: this.#lastId, dropped: this.#dropped, droppedPoints: this.#droppedPoints, seqs: new Map<string, number | undefined>() };
     try {
       if (relaxed) this.#st.syncNormal.run();
-      this.#transaction(pending, now, before.seqs, trim);
+      this.#transaction(pending, states, now, before.seqs, trim);
     } catch (e) {
+      // States put since wait for the next commit too, and win over these.
+      for (const [k, v] of this.#pendingStates) states.set(k, v);
+      this.#pendingStates = states;
       this.#commitFailed(e as Error, pending, before);
       this.#arena.clear();
       return;
@@ -254,7 +278,7 @@ export class SqliteJournal implements Journal, RecordSource {
     if (pending.length > 0) for (const l of this.#listeners) l();
   }
 
-  #transaction(pending: Pending[], now: number, seqsBefore: Map<string, number | undefined>, trim: boolean): void {
+  #transaction(pending: Pending[], states: Map<string, string | undefined>, now: number, seqsBefore: Map<string, number | undefined>, trim: boolean): void {
     this.#db.transaction(() => {
       // Acknowledgements first: what they let go frees pages for the records below, so a full
       // disk that an upstream is draining gets room again.
@@ -273,6 +297,7 @@ export class SqliteJournal implements Journal, RecordSource {
         this.#oldestTs ??= p.ts;
       }
       for (const key of touched) this.#st.saveSeq.run(key, this.#seq.get(key));
+      for (const [k, v] of states) if (v === undefined) this.#st.dropState.run(k); else this.#st.saveState.run(k, v);
       if (pending.length > 0) this.#st.saveMeta.run('last_id', this.#lastId);
       for (const c of this.#cursors.values()) c.committed(pending.length);
       this.#enforceBounds(now);

@@ -7,6 +7,7 @@ import { MemoryAlarmStore, type AlarmStateStore } from '../../gateway/alarms/sta
 import { MemoryOverrideStore, type OverrideStore } from '../../gateway/alarms/overrides.ts';
 import { MemoryRecordLog } from '../../gateway/store/files.ts';
 import { MemoryJournal } from '../../gateway/journal/memory.ts';
+import type { Journal } from '../../gateway/journal/journal.ts';
 import { FakeClock } from '../../gateway/model/clock.ts';
 import { silentLogger } from '../../gateway/model/logger.ts';
 
@@ -25,11 +26,15 @@ ${o.alarms.map((x) => `  - ${x}`).join('\n')}
 `, 'test.yaml');
 }
 
-export interface HarnessOptions { store?: AlarmStateStore; overrides?: OverrideStore; clock?: FakeClock }
+export interface HarnessOptions {
+  store?: AlarmStateStore; overrides?: OverrideStore; clock?: FakeClock;
+  /** The journal the events go to (and a JournalAlarmStore's states); a memory one when none. */
+  journal?: (clock: FakeClock) => Journal;
+}
 
 export function alarmHarness(config: Config, o: HarnessOptions = {}) {
   const clock = o.clock ?? new FakeClock(1_000_000);
-  const journal = new MemoryJournal({ clock });
+  const journal = o.journal?.(clock) ?? new MemoryJournal({ clock });
   journal.openCursor('test');
   const history = new MemoryRecordLog<AlarmEvent>();
   const store = o.store ?? new MemoryAlarmStore();

@@ -90,6 +90,21 @@ export function journalConformance(t: Test, make: (clock?: Clock) => Journal): v
     t.same(j.get([]), []);
   });
 
+  t.test('states: kept by key, the latest put wins, undefined removes, read by prefix', async (t) => {
+    const j = fresh(t);
+    j.putState('alarm/hh', '{"state":"active"}');
+    j.putState('alarm/door', '{"state":"active"}');
+    j.putState('alarm-flood', 'true');
+    j.putState('alarm/hh', '{"state":"acked"}');
+    j.putState('alarm/door', undefined);
+    const expect = new Map([['alarm/hh', '{"state":"acked"}']]);
+    t.same(j.states('alarm/'), expect, 'before the commit');
+    j.flush();
+    t.same(j.states('alarm/'), expect, 'after it');
+    t.same(j.states('alarm-flood'), new Map([['alarm-flood', 'true']]));
+    t.same(j.states('nothing/'), new Map());
+  });
+
   t.test('events go before any telemetry; live telemetry goes before the backlog after a rewind', async (t) => {
     const j = fresh(t);
     j.openCursor('city');
