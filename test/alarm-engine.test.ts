@@ -3,11 +3,12 @@
 // active, unacknowledged alarm.
 import t from 'tap';
 import type { Test } from 'tap';
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JournalAlarmStore, MemoryAlarmStore, type AlarmStateStore } from '../gateway/alarms/state-store.ts';
 import { SqliteJournal } from '../gateway/journal/sqlite.ts';
 import { tempDir } from './helpers/temp.ts';
+import { crashImage } from './helpers/journal-image.ts';
 import { FakeClock } from '../gateway/model/clock.ts';
 import { alarmHarness, plcConfig } from './helpers/alarm-harness.ts';
 
@@ -59,31 +60,17 @@ t.test('bad quality neither raises nor clears; discrete rules; return to normal 
   t.match(events(), [{ rule: 'door', state: 'normal', user: 'tech-wang' }]);
 });
 
-// A box with a disk journal keeps its alarm states in it. `crashImage` copies the journal's files
-// as they are on disk at that moment, which is what a kill -9 leaves (the journal is written
-// synchronously, and its files hold exactly what was committed); the restart opens the copy.
-interface DiskBox { dir: string; journal: SqliteJournal; store: JournalAlarmStore; errors: Error[] }
-function diskBox(t: Test, dir = tempDir(t, 'cityedge-alarms-')): DiskBox & ReturnType<typeof setup> {
+// A box with a disk journal keeps its alarm states in it. A kill -9 is a crash image of its files
+// (test/helpers/journal-image.ts); the restart opens the copy.
+function diskBox(t: Test, dir = tempDir(t, 'cityedge-alarms-')) {
   const errors: Error[] = [];
-  let journal!: SqliteJournal;
-  let store!: JournalAlarmStore;
-  const h = alarmHarness(config, {
-    clock: new FakeClock(1_000_000),
-    journal: (clock) => {
-      journal = new SqliteJournal({ dir, clock, commitMs: 60_000 });
-      t.teardown(() => journal.close());
-      store = new JournalAlarmStore(journal, dir, (e) => errors.push(e));
-      return journal;
-    },
-    get store() { return store; },
-  });
-  return { ...h, dir, journal, store, errors };
+  const clock = new FakeClock(1_000_000);
+  const journal = new SqliteJournal({ dir, clock, commitMs: 60_000 });
+  t.teardown(() => journal.close());
+  const store = new JournalAlarmStore(journal, dir, (e) => errors.push(e));
+  return { ...alarmHarness(config, { clock, journal, store }), dir, errors };
 }
-function crashImage(t: Test, box: DiskBox): string {
-  const to = tempDir(t, 'cityedge-alarms-crash-');
-  for (const f of readdirSync(box.dir)) if (f.startsWith('journal.db')) copyFileSync(join(box.dir, f), join(to, f));
-  return to;
-}
+const restartFrom = (t: Test, box: { dir: string }) => diskBox(t, crashImage(box.dir, tempDir(t, 'cityedge-alarms-crash-')));
 const turn = () => new Promise<void>((r) => setImmediate(r));
 const door = (v: boolean, ts: number) => ({ tag: 'plc1.door', value: v, quality: 'good' as const, ts });
 const stateOf = (box: { engine: { states(): { rule: string; state: string; active: boolean }[] } }, rule: string) => box.engine.states().find((s) => s.rule === rule);
@@ -97,7 +84,7 @@ t.test('a restart in the middle of an active, unacknowledged alarm', async (t) =
   t.match(a.events(), [{ rule: 'hh', state: 'active' }]);
 
   // The box is killed and restarts; the level is still high.
-  const b = diskBox(t, crashImage(t, a));
+  const b = restartFrom(t, a);
   b.events(); // what the killed box had not had acknowledged is sent again (at least once): not at issue here
   t.match(stateOf(b, 'hh'), { state: 'active', active: true }, 'restored');
   b.engine.onSamples([level(5, b.clock.now())]);
@@ -117,7 +104,7 @@ t.test('killed right after a raise, the condition gone by the restart: the platf
   await turn();
   t.match(a.events().map((e) => e.state), ['active'], 'raised, and the event committed');
 
-  const b = diskBox(t, crashImage(t, a));
+  const b = restartFrom(t, a);
   b.events(); // what the killed box had not had acknowledged is sent again (at least once): not at issue here
   t.match(stateOf(b, 'door'), { state: 'active', active: true }, 'restored active, as the platform was told');
   b.engine.onSamples([door(false, b.clock.now())]);
@@ -134,7 +121,7 @@ t.test('killed right after an acknowledgement: it stays acknowledged', async (t)
   await turn();
   t.match(a.events().map((e) => e.state), ['active', 'acknowledged']);
 
-  const b = diskBox(t, crashImage(t, a));
+  const b = restartFrom(t, a);
   b.events(); // what the killed box had not had acknowledged is sent again (at least once): not at issue here
   t.match(stateOf(b, 'door'), { state: 'acknowledged' }, 'not unacknowledged again');
   b.engine.onSamples([door(false, b.clock.now())]);
@@ -154,7 +141,7 @@ t.test('killed right after a return to normal: the restart raises the alarm agai
   await turn(); // the journal commits the event on this turn; then the process is killed
   t.match(a.events().map((e) => e.state), ['active', 'rtn_unack'], 'raised, then back to normal unacknowledged');
 
-  const b = diskBox(t, crashImage(t, a));
+  const b = restartFrom(t, a);
   b.events(); // what the killed box had not had acknowledged is sent again (at least once): not at issue here
   t.match(stateOf(b, 'door'), { active: false }, 'restored as the platform was told: not active');
   b.engine.onSamples([door(true, b.clock.now())]);
@@ -166,7 +153,7 @@ t.test('killed before the journal committed: neither the event nor the state, so
   const a = diskBox(t);
   a.engine.onSamples([door(true, a.clock.now())]);
   // No turn of the event loop: the commit has not run when the box dies.
-  const b = diskBox(t, crashImage(t, a));
+  const b = restartFrom(t, a);
   b.events(); // what the killed box had not had acknowledged is sent again (at least once): not at issue here
   t.match(stateOf(b, 'door'), { state: 'normal' }, 'nothing was kept');
   b.engine.onSamples([door(true, b.clock.now())]);
@@ -185,7 +172,7 @@ t.test('the alarm-state.json of 0.2.0 is taken over into the journal once', asyn
   await turn();
   t.match(a.events(), [{ rule: 'door', state: 'rtn_unack' }]);
 
-  const b = diskBox(t, crashImage(t, a));
+  const b = restartFrom(t, a);
   b.events(); // what the killed box had not had acknowledged is sent again (at least once): not at issue here
   t.match(stateOf(b, 'door'), { state: 'rtn_unack', active: false }, 'from then on the journal has them');
   t.same([...a.errors, ...b.errors], []);

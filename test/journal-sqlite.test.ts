@@ -3,7 +3,7 @@
 // recover from a damaged file.
 import t, { type Test } from "tap";
 import Database from 'better-sqlite3';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePoints } from '../gateway/journal/points.ts';
@@ -11,6 +11,7 @@ import { RECORD_OVERHEAD_BYTES, SqliteJournal, type SqliteJournalOptions } from 
 import { FakeClock } from '../gateway/model/clock.ts';
 import type { Logger } from '../gateway/model/logger.ts';
 import { journalConformance, pt, values } from './helpers/journal-conformance.ts';
+import { crashImage } from './helpers/journal-image.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cityedge-journal-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
@@ -29,12 +30,6 @@ async function filledJournal(dir: string, records: number, size = 10): Promise<s
   for (let i = 0; i < records; i++) a.append('plc1', Array.from({ length: size }, (_, k) => pt(i * size + k)));
   await a.close(); // committed and checkpointed: everything is in the main file
   return join(dir, 'journal.db');
-}
-
-/** The journal's files as they are now: what a kill -9 at this moment leaves on the disk. */
-function copyJournal(from: string, to: string): void {
-  mkdirSync(to, { recursive: true });
-  for (const f of readdirSync(from)) if (f.startsWith('journal.db')) copyFileSync(join(from, f), join(to, f));
 }
 
 /** As after a crash: the clean-stop mark is gone, so the next start checks every page and counts every record. */
@@ -201,10 +196,10 @@ t.test('states: kept across a reopen and a crash, committed with the events of t
   a.putState('alarm/door', '{"state":"active"}');
   // Before the commit (the next turn), the files hold neither: what a kill at this moment leaves.
   const early = newDir();
-  copyJournal(dir, early);
+  crashImage(dir, early);
   await new Promise((r) => setImmediate(r));
   const late = newDir();
-  copyJournal(dir, late);
+  crashImage(dir, late);
   a.putState('alarm/door', '{"state":"acked"}'); // no event: rides the next commit
   await a.close();
 

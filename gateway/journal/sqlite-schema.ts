@@ -52,3 +52,5 @@ export function prepare(db: Database.Database) {
     dropAcks: db.prepare('DELETE FROM acks WHERE upstream = ? AND id <= ?'),
   };
 }
+
+export type Statements = ReturnType<typeof prepare>;

@@ -16,10 +16,11 @@ import { silentLogger } from '../model/logger.ts';
 import type { Sample } from '../model/sample.ts';
 import { Cursor, type RecordSource } from './cursor.ts';
 import type { Journal, JournalRecord, JournalStats, Lane } from './journal.ts';
-import { BodyArena } from './body-arena.ts';
 import { encodePoints } from './points.ts';
 import { closeClean, openOrRecover } from './sqlite-recover.ts';
-import { prepare } from './sqlite-schema.ts';
+import { PendingWrites, type Taken } from './sqlite-pending.ts';
+import { dropOldestTelemetry } from './sqlite-quota.ts';
+import { prepare, type Statements } from './sqlite-schema.ts';
 
 export type FsyncPolicy = 'full' | 'normal' | 'off';
 
@@ -52,8 +53,6 @@ const FULL_CLEARS_AT = 0.8;
 /** Points held in memory while the disk refuses writes, before the oldest are dropped. */
 const MAX_HELD_POINTS = 1_000_000;
 
-/** A record waiting for its commit. A telemetry body is in the arena (`body` undefined) until a failed commit makes it a string. */
-interface Pending { lane: Lane; channel: string; device: string; ts: number; count: number; body: string | undefined; off: number; len: number }
 interface Row { id: number; lane: number; channel: string; device: string; seq: number; ts: number; count: number; body: string }
 
 export class SqliteJournal implements Journal, RecordSource {
@@ -62,12 +61,8 @@ export class SqliteJournal implements Journal, RecordSource {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #o: Required<Pick<SqliteJournalOptions, 'commitMs' | 'fsync'>> & SqliteJournalOptions;
-  readonly #st: ReturnType<typeof prepare>;
-  #pending: Pending[] = [];
-  /** States put since the last commit, the latest per key (undefined: removed). */
-  #pendingStates = new Map<string, string | undefined>();
-  readonly #arena = new BodyArena();
-  #pendingPoints = 0;
+  readonly #st: Statements;
+  readonly #pending = new PendingWrites();
   #lastId = 0;
   readonly #seq = new Map<string, number>();
   /** Where the seq of a key not in the file starts: 0, or above anything sent before a recovery (sqlite-recover.ts). */
@@ -115,12 +110,15 @@ export class SqliteJournal implements Journal, RecordSource {
   }
 
   append(device: string, points: readonly Sample[]): void {
-    const { off, len } = this.#arena.put(encodePoints(points));
-    this.#queue({ lane: 'telemetry', channel: 'telemetry', device, ts: this.#clock.now(), count: points.length, body: undefined, off, len });
+    this.#open();
+    this.#pending.telemetry(device, this.#clock.now(), points.length, encodePoints(points));
+    this.#commitIfLarge();
   }
 
   appendEvent(channel: string, device: string, body: string): void {
-    this.#queue({ lane: 'priority', channel, device, ts: this.#clock.now(), count: 1, body, off: -1, len: Buffer.byteLength(body) });
+    this.#open();
+    this.#pending.event(channel, device, this.#clock.now(), body);
+    this.#commitIfLarge();
     // An alarm does not wait for the timer.
     this.#commitSoon();
   }
@@ -173,19 +171,15 @@ export class SqliteJournal implements Journal, RecordSource {
   }
 
   putState(key: string, value: string | undefined): void {
-    if (this.#closed) throw new Error('journal: closed');
+    this.#open();
     // No commit of its own: the events put on the same turn bring one at once (appendEvent), and
     // a state without an event (a shelf's new expiry) rides the timer's, within commitMs.
-    this.#pendingStates.set(key, value);
+    this.#pending.state(key, value);
   }
 
   states(prefix: string): Map<string, string> {
-    const out = new Map((this.#st.states.all(prefix, `${prefix}\uffff`) as { key: string; value: string }[]).map((r) => [r.key, r.value]));
-    for (const [k, v] of this.#pendingStates) {
-      if (!k.startsWith(prefix)) continue;
-      if (v === undefined) out.delete(k); else out.set(k, v);
-    }
-    return out;
+    const rows = this.#st.states.all(prefix, `${prefix}\uffff`) as { key: string; value: string }[];
+    return this.#pending.overlayStates(prefix, new Map(rows.map((r) => [r.key, r.value])));
   }
 
   backlog(upstream: string): number { return this.#cursor(upstream).unacked; }
@@ -208,9 +202,9 @@ export class SqliteJournal implements Journal, RecordSource {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#commit();
-    if (this.#pending.length > 0) {
+    if (this.#pending.records > 0) {
       // The disk still refuses writes: what waited in memory goes with the process. Said, not hidden.
-      this.#log.error({ code: 'CE_ERR_JOURNAL_WRITE', file: this.file, lostRecords: this.#pending.length, lostPoints: this.#pendingPoints },
+      this.#log.error({ code: 'CE_ERR_JOURNAL_WRITE', file: this.file, lostRecords: this.#pending.records, lostPoints: this.#pending.points },
         'stopping while the journal cannot be written: the batches waiting in memory are lost');
     }
     this.#closed = true;
@@ -230,11 +224,12 @@ export class SqliteJournal implements Journal, RecordSource {
   idsAfter(afterId: number, limit: number): number[] { return this.#st.idsAfter.pluck().all(afterId, limit) as number[]; }
   lastId(): number { return this.#lastId; }
 
-  #queue(p: Pending): void {
+  #open(): void {
     if (this.#closed) throw new Error('journal: closed');
-    this.#pending.push(p);
-    this.#pendingPoints += p.count;
-    if (this.#pendingPoints >= MAX_PENDING_POINTS && !this.#failing) this.#commit();
+  }
+
+  #commitIfLarge(): void {
+    if (this.#pending.points >= MAX_PENDING_POINTS && !this.#failing) this.#commit();
   }
 
   #commitSoon(): void {
@@ -243,33 +238,26 @@ export class SqliteJournal implements Journal, RecordSource {
 
   /** One transaction: new records with their ids and seqs, acks, cursors, trimming, the quota. */
   #commit(trim = true): void {
-    if (this.#closed || (this.#pending.length === 0 && this.#dirty.size === 0 && !this.#trimDue && this.#pendingStates.size === 0)) return;
-    const pending = this.#pending;
-    const states = this.#pendingStates;
-    this.#pending = [];
-    this.#pendingStates = new Map();
-    this.#pendingPoints = 0;
+    if (this.#closed || (this.#pending.empty && this.#dirty.size === 0 && !this.#trimDue)) return;
+    const taken = this.#pending.take();
+    const pending = taken.records;
     const now = this.#clock.now();
     // A commit of acknowledgements only is not flushed to the disk on its own: losing it to a power
     // cut means sending those batches again, never losing them. The next commit with records
     // flushes it too. (WAL mode: `synchronous` may change between transactions.) A state is
     // flushed as a record is: an acknowledged alarm must not come back unacknowledged.
-    const relaxed = pending.length === 0 && states.size === 0 && this.#o.fsync === 'full';
+    const relaxed = pending.length === 0 && taken.states.size === 0 && this.#o.fsync === 'full';
     const before = { lastId: this.#lastId, dropped: this.#dropped, droppedPoints: this.#droppedPoints, seqs: new Map<string, number | undefined>() };
     try {
       if (relaxed) this.#st.syncNormal.run();
-      this.#transaction(pending, states, now, before.seqs, trim);
+      this.#transaction(taken, now, before.seqs, trim);
     } catch (e) {
-      // States put since wait for the next commit too, and win over these.
-      for (const [k, v] of this.#pendingStates) states.set(k, v);
-      this.#pendingStates = states;
-      this.#commitFailed(e as Error, pending, before);
-      this.#arena.clear();
+      this.#commitFailed(e as Error, taken, before);
       return;
     } finally {
       if (relaxed) this.#st.syncFull.run();
     }
-    this.#arena.clear();
+    this.#pending.done();
     if (this.#failing) {
       this.#failing = false;
       this.#log.warn({ file: this.file }, 'journal writes again; what waited in memory is committed');
@@ -278,7 +266,7 @@ export class SqliteJournal implements Journal, RecordSource {
     if (pending.length > 0) for (const l of this.#listeners) l();
   }
 
-  #transaction(pending: Pending[], states: Map<string, string | undefined>, now: number, seqsBefore: Map<string, number | undefined>, trim: boolean): void {
+  #transaction({ records: pending, states }: Taken, now: number, seqsBefore: Map<string, number | undefined>, trim: boolean): void {
     this.#db.transaction(() => {
       // Acknowledgements first: what they let go frees pages for the records below, so a full
       // disk that an upstream is draining gets room again.
@@ -290,7 +278,7 @@ export class SqliteJournal implements Journal, RecordSource {
         const seq = (this.#seq.get(key) ?? this.#seqBase) + 1;
         this.#seq.set(key, seq);
         touched.add(key);
-        this.#st.insert.run(++this.#lastId, laneNo(p.lane), p.channel, p.device, seq, p.ts, p.count, p.body ?? this.#arena.view(p.off, p.len));
+        this.#st.insert.run(++this.#lastId, laneNo(p.lane), p.channel, p.device, seq, p.ts, p.count, this.#pending.body(p));
         this.#records++;
         if (p.lane === 'telemetry') { this.#points += p.count; this.#rate.add(p.count); }
         this.#bytes += p.len + RECORD_OVERHEAD_BYTES;
@@ -309,22 +297,15 @@ export class SqliteJournal implements Journal, RecordSource {
    * keep the batches to try again at the next commit, and say so once. Past a bound the oldest
    * waiting telemetry is dropped and counted, as the quota would.
    */
-  #commitFailed(e: Error, pending: Pending[], before: { lastId: number; dropped: number; droppedPoints: number; seqs: Map<string, number | undefined> }): void {
+  #commitFailed(e: Error, taken: Taken, before: { lastId: number; dropped: number; droppedPoints: number; seqs: Map<string, number | undefined> }): void {
     this.#lastId = before.lastId;
     this.#dropped = before.dropped;
     this.#droppedPoints = before.droppedPoints;
-    // They wait for the next commit as strings: the arena is for the one about to happen.
-    for (const p of pending) if (p.body === undefined) p.body = this.#arena.text(p.off, p.len);
     for (const [k, v] of before.seqs) if (v === undefined) this.#seq.delete(k); else this.#seq.set(k, v);
-    this.#pending = pending.concat(this.#pending);
-    this.#pendingPoints = this.#pending.reduce((n, p) => n + p.count, 0);
-    while (this.#pendingPoints > MAX_HELD_POINTS) {
-      const i = this.#pending.findIndex((p) => p.lane === 'telemetry');
-      if (i < 0) break;
-      const [gone] = this.#pending.splice(i, 1);
-      this.#pendingPoints -= gone!.count;
-      this.#dropped++;
-      this.#droppedPoints += gone!.count;
+    const dropped = this.#pending.giveBack(taken, MAX_HELD_POINTS);
+    if (dropped.records > 0) {
+      this.#dropped += dropped.records;
+      this.#droppedPoints += dropped.points;
       this.#full = true;
     }
     // Counters and cursors as the file has them: the transaction's changes to them did not happen.
@@ -333,7 +314,7 @@ export class SqliteJournal implements Journal, RecordSource {
     this.#dirty.clear();
     if (!this.#failing) {
       this.#failing = true;
-      this.#log.error({ code: 'CE_ERR_JOURNAL_WRITE', file: this.file, sqlite: (e as { code?: string }).code, waiting: this.#pendingPoints },
+      this.#log.error({ code: 'CE_ERR_JOURNAL_WRITE', file: this.file, sqlite: (e as { code?: string }).code, waiting: this.#pending.points },
         `cannot write to the journal: ${e.message}; holding up to ${MAX_HELD_POINTS} points in memory and trying again`);
     }
   }
@@ -389,24 +370,14 @@ export class SqliteJournal implements Journal, RecordSource {
     }
     // Drop to 90 % of the quota, so a full journal does not drop on every commit.
     const target = this.#bytes > quota ? quota * DROP_TO : Infinity;
-    let bytes = this.#bytes;
-    for (;;) {
-      const rows = this.#st.oldestTelemetry.all(1000) as { id: number; ts: number; count: number; bytes: number }[];
-      let last = -1;
-      for (const r of rows) {
-        if (bytes <= target && r.ts >= ageLimit) break;
-        bytes -= r.bytes + RECORD_OVERHEAD_BYTES;
-        last = r.id;
-        this.#dropped++;
-        this.#droppedPoints += r.count;
-        for (const c of this.#cursors.values()) c.dropped(r.id);
-      }
-      if (last < 0) break;
-      const gone = this.#st.sumTelemetryUpTo.get(last) as { n: number; points: number; bytes: number };
-      this.#st.deleteTelemetryUpTo.run(last);
-      this.#forget(gone.n, gone.points, gone.bytes);
+    const gone = dropOldestTelemetry(this.#st, { bytes: this.#bytes, target, ageLimit, overhead: RECORD_OVERHEAD_BYTES }, (id, points) => {
+      this.#dropped++;
+      this.#droppedPoints += points;
+      for (const c of this.#cursors.values()) c.dropped(id);
+    });
+    if (gone.records > 0) {
+      this.#forget(gone.records, gone.points, gone.bodyBytes);
       if (target < Infinity) this.#full = true;
-      if (rows.length < 1000 || last !== rows.at(-1)!.id) break;
     }
     if (this.#bytes > quota) this.#full = true; // only events left: they are never dropped
   }

@@ -29,12 +29,12 @@ ${o.alarms.map((x) => `  - ${x}`).join('\n')}
 export interface HarnessOptions {
   store?: AlarmStateStore; overrides?: OverrideStore; clock?: FakeClock;
   /** The journal the events go to (and a JournalAlarmStore's states); a memory one when none. */
-  journal?: (clock: FakeClock) => Journal;
+  journal?: Journal;
 }
 
 export function alarmHarness(config: Config, o: HarnessOptions = {}) {
   const clock = o.clock ?? new FakeClock(1_000_000);
-  const journal = o.journal?.(clock) ?? new MemoryJournal({ clock });
+  const journal = o.journal ?? new MemoryJournal({ clock });
   journal.openCursor('test');
   const history = new MemoryRecordLog<AlarmEvent>();
   const store = o.store ?? new MemoryAlarmStore();
